@@ -1,0 +1,186 @@
+//! Server configuration: the run-time policy (changeable through the control API) and the
+//! start-up settings (app id, issuer, seed users, signing key), loadable from a TOML file.
+//!
+//! It owns defaults and validation, not the behaviour that reads them.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// How the server asks for DPoP nonces (RFC 9449 §8).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NonceMode {
+    /// Proofs need no nonce.
+    #[default]
+    Off,
+    /// Every proof must carry the server's nonce (one value for the server's lifetime).
+    Required,
+    /// Every proof must carry a recent nonce; a new one is issued every
+    /// `nonce_rotation_seconds` and the last `nonce_history` stay valid.
+    Rotating,
+}
+
+/// Run-time policy. Every field has a default, so a partial TOML table or JSON patch works.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Access-token lifetime in seconds (spec default 15 min).
+    pub access_token_ttl_seconds: i64,
+    /// Absolute refresh-token (session) lifetime in seconds (spec default 30 days).
+    pub refresh_token_ttl_seconds: i64,
+    /// Within this many seconds of a rotation, the immediate parent token presented with the
+    /// session's key gets the same successor back instead of counting as reuse.
+    pub reuse_grace_seconds: i64,
+    /// Accepted distance between a proof's `iat` and the server's clock, either way.
+    pub iat_window_seconds: i64,
+    /// DPoP nonce mode.
+    pub nonce_mode: NonceMode,
+    /// Lifetime of one nonce in `rotating` mode.
+    pub nonce_rotation_seconds: i64,
+    /// How many nonces (current included) are accepted in `rotating` mode.
+    pub nonce_history: u32,
+    /// The one OTP code that `login/otp/check` and `otp/check` accept.
+    pub otp_code: String,
+    /// Lifetime of login challenge tokens in seconds.
+    pub challenge_ttl_seconds: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_seconds: 15 * 60,
+            refresh_token_ttl_seconds: 30 * 24 * 3600,
+            reuse_grace_seconds: 0,
+            iat_window_seconds: 60,
+            nonce_mode: NonceMode::Off,
+            nonce_rotation_seconds: 300,
+            nonce_history: 3,
+            otp_code: "123456".into(),
+            challenge_ttl_seconds: 600,
+        }
+    }
+}
+
+impl Policy {
+    /// Rejects values that would make the server misbehave rather than just be strict.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("access_token_ttl_seconds", self.access_token_ttl_seconds),
+            ("refresh_token_ttl_seconds", self.refresh_token_ttl_seconds),
+            ("nonce_rotation_seconds", self.nonce_rotation_seconds),
+            ("challenge_ttl_seconds", self.challenge_ttl_seconds),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v <= 0) {
+            return Err(format!("{name} must be positive"));
+        }
+        if self.reuse_grace_seconds < 0 || self.iat_window_seconds < 0 {
+            return Err("reuse_grace_seconds and iat_window_seconds must not be negative".into());
+        }
+        if self.nonce_history == 0 {
+            return Err("nonce_history must be at least 1".into());
+        }
+        if self.otp_code.is_empty() {
+            return Err("otp_code must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// A user created when the server starts (and again after a reset).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedUser {
+    /// Login email.
+    pub email: String,
+    /// Password for `login/email/password`.
+    pub password: String,
+    /// Optional phone number, usable as an OTP identifier.
+    #[serde(default)]
+    pub phone_number: Option<String>,
+}
+
+impl std::str::FromStr for SeedUser {
+    type Err = String;
+
+    /// Parses `email:password`, the CLI's `--user` form.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (email, password) =
+            text.split_once(':').ok_or("expected EMAIL:PASSWORD (for example ada@example.com:pw)")?;
+        if email.is_empty() || password.is_empty() {
+            return Err("email and password must not be empty".into());
+        }
+        Ok(Self { email: email.into(), password: password.into(), phone_number: None })
+    }
+}
+
+/// Settings fixed at start-up. Everything is optional in the file form.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Application id: names cookies (`__refresh_{app_id}`) and the default issuer.
+    pub app_id: Option<String>,
+    /// `iss` of access tokens; default `https://{app_id}.session.prelude.dev`.
+    pub issuer: Option<String>,
+    /// When set, the control API requires `Authorization: Bearer <token>`.
+    pub control_token: Option<String>,
+    /// PEM file (PKCS#8 or SEC1 EC P-256) of the access-token signing key, so tokens stay
+    /// verifiable across restarts. A fresh key is generated when absent.
+    pub signing_key: Option<PathBuf>,
+    /// Users created at start-up.
+    pub users: Vec<SeedUser>,
+    /// Run-time policy at start-up.
+    pub policy: Policy,
+}
+
+impl ServerConfig {
+    /// Reads a TOML configuration file (see `docs/control-api.md` for an example).
+    pub fn from_toml_file(path: &std::path::Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
+        let config: Self = toml::from_str(&text)
+            .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+        config.policy.validate().map_err(Error::config)?;
+        Ok(config)
+    }
+
+    pub(crate) fn app_id(&self) -> &str {
+        self.app_id.as_deref().unwrap_or("app_mock")
+    }
+
+    pub(crate) fn issuer(&self) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("https://{}.session.prelude.dev", self.app_id()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_toml_file_keeps_the_other_defaults() {
+        let config: ServerConfig = toml::from_str(
+            "app_id = \"app_x\"\n[policy]\nreuse_grace_seconds = 5\nnonce_mode = \"rotating\"\n\
+             [[users]]\nemail = \"a@b.c\"\npassword = \"pw\"\n",
+        )
+        .expect("parses");
+        assert_eq!(config.policy.reuse_grace_seconds, 5);
+        assert_eq!(config.policy.nonce_mode, NonceMode::Rotating);
+        assert_eq!(config.policy.access_token_ttl_seconds, 900);
+        assert_eq!(config.issuer(), "https://app_x.session.prelude.dev");
+        assert_eq!(config.users.len(), 1);
+    }
+
+    #[test]
+    fn unknown_policy_fields_and_bad_values_are_rejected() {
+        assert!(toml::from_str::<ServerConfig>("[policy]\nreuse_grace = 5\n").is_err());
+        let policy = Policy { nonce_history: 0, ..Policy::default() };
+        assert!(policy.validate().is_err());
+        assert!("no-colon".parse::<SeedUser>().is_err());
+        assert_eq!("a@b.c:pw".parse::<SeedUser>().map(|u| u.password), Ok("pw".to_string()));
+    }
+}

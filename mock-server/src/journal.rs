@@ -1,0 +1,194 @@
+//! The journal (every Prelude request, what the server made of it) and the stats counters
+//! derived from it: the oracle tests assert on ("the server saw exactly one refresh").
+//!
+//! Handlers fill a request-scoped [`Trace`]; the observing middleware turns it into one
+//! [`JournalEntry`] when the request ends. Tokens never enter the journal, only fingerprints.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api_error::Reason;
+use crate::dpop::ProofSummary;
+use crate::route::Route;
+
+/// Entries kept; older ones are dropped first.
+const CAPACITY: usize = 100_000;
+
+/// The server's verdict on a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Answered with a 2xx.
+    Accepted,
+    /// Answered with an error.
+    Rejected,
+    /// The connection was closed on purpose (fault injection); the client got no answer.
+    Dropped,
+}
+
+/// One request as the server saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Position in the journal, from 1; also sent as `X-Request-Id`.
+    pub seq: u64,
+    /// Virtual time the request arrived (unix seconds).
+    pub at: i64,
+    /// HTTP method.
+    pub method: String,
+    /// Path without query.
+    pub path: String,
+    /// The Prelude route, when the path is one.
+    pub route: Option<Route>,
+    /// Status sent, or `None` when the connection was dropped.
+    pub status: Option<u16>,
+    /// Prelude error code of an error answer.
+    pub code: Option<String>,
+    /// Accepted, rejected or dropped.
+    pub verdict: Verdict,
+    /// Why it was rejected.
+    pub reason: Option<Reason>,
+    /// Human detail (error message, or what a fault did).
+    pub detail: Option<String>,
+    /// Session the request concerned.
+    pub session_id: Option<String>,
+    /// Generation of the refresh token presented (0 = issued at login).
+    pub generation: Option<u64>,
+    /// Fingerprint of the refresh token presented (never the token).
+    pub refresh_token: Option<String>,
+    /// The DPoP proof's claims and key thumbprint, when one was sent.
+    pub dpop: Option<ProofSummary>,
+    /// Whether this request rotated a refresh token (even if its answer was then dropped).
+    pub rotated: bool,
+    /// Whether this request got the same successor back within the reuse grace window.
+    pub grace_reissue: bool,
+}
+
+/// Counters over the journal since the last reset.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Requests to Prelude routes.
+    pub requests: u64,
+    /// Requests per route.
+    pub requests_by_route: BTreeMap<Route, u64>,
+    /// Refreshes answered 200.
+    pub refresh_ok: u64,
+    /// Refresh tokens rotated (a rotation whose answer was dropped counts).
+    pub rotations: u64,
+    /// Parent tokens answered with the same successor inside the grace window.
+    pub grace_reissues: u64,
+    /// Rotated refresh tokens presented again (each revoked its session).
+    pub reuse_detected: u64,
+    /// DPoP proofs rejected as replays.
+    pub replays_rejected: u64,
+    /// Sessions created (finalize and legacy OTP check).
+    pub sessions_created: u64,
+    /// Successful logouts (`POST /revoke`).
+    pub logouts: u64,
+    /// Requests whose answer came from an injected fault.
+    pub faults_injected: u64,
+    /// Rejections per reason.
+    pub rejections: BTreeMap<Reason, u64>,
+}
+
+/// Request-scoped facts handlers add for the journal.
+#[derive(Debug, Default)]
+pub(crate) struct TraceData {
+    pub(crate) session_id: Option<String>,
+    pub(crate) generation: Option<u64>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) dpop: Option<ProofSummary>,
+    pub(crate) rotated: bool,
+    pub(crate) grace_reissue: bool,
+    pub(crate) session_created: bool,
+}
+
+/// Shared handle to a request's [`TraceData`], carried in request extensions.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Trace(Arc<Mutex<TraceData>>);
+
+impl Trace {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut TraceData)) {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    pub(crate) fn take(&self) -> TraceData {
+        std::mem::take(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_seq: u64,
+    entries: VecDeque<JournalEntry>,
+    stats: Stats,
+}
+
+/// The journal and its counters.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    inner: Mutex<Inner>,
+}
+
+impl Journal {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reserves the next sequence number (the request id).
+    pub(crate) fn next_seq(&self) -> u64 {
+        let mut inner = self.lock();
+        inner.next_seq += 1;
+        inner.next_seq
+    }
+
+    pub(crate) fn record(&self, entry: JournalEntry, session_created: bool, fault: bool) {
+        let mut inner = self.lock();
+        let stats = &mut inner.stats;
+        stats.requests += 1;
+        if let Some(route) = entry.route {
+            *stats.requests_by_route.entry(route).or_default() += 1;
+        }
+        if entry.route == Some(Route::Refresh) && entry.verdict == Verdict::Accepted {
+            stats.refresh_ok += 1;
+        }
+        if entry.route == Some(Route::Revoke) && entry.verdict == Verdict::Accepted {
+            stats.logouts += 1;
+        }
+        stats.rotations += u64::from(entry.rotated);
+        stats.grace_reissues += u64::from(entry.grace_reissue);
+        stats.sessions_created += u64::from(session_created);
+        stats.faults_injected += u64::from(fault);
+        if let Some(reason) = entry.reason {
+            *stats.rejections.entry(reason).or_default() += 1;
+            stats.reuse_detected += u64::from(reason == Reason::RefreshTokenReused);
+            stats.replays_rejected += u64::from(reason == Reason::ReplayedProof);
+        }
+        if inner.entries.len() == CAPACITY {
+            inner.entries.pop_front();
+        }
+        inner.entries.push_back(entry);
+    }
+
+    /// Entries with `seq > since`, optionally for one route only.
+    pub(crate) fn entries(&self, since: u64, route: Option<Route>) -> Vec<JournalEntry> {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|e| e.seq > since && (route.is_none() || e.route == route))
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.lock().stats.clone()
+    }
+
+    /// Forgets entries and counters; sequence numbers keep growing so ids stay unique.
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.entries.clear();
+        inner.stats = Stats::default();
+    }
+}

@@ -1,0 +1,126 @@
+//! `prelude-mock`: run the Prelude-compatible mock session server from the command line.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use prelude_mock_server::{MockServer, SeedUser, ServerConfig};
+
+/// The binary reports any start-up error as text; the library keeps its typed error.
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A stateful, Prelude-compatible session server for testing session SDKs.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Address to listen on (loopback by default; the control API is as exposed as the API).
+    #[arg(long, env = "PRELUDE_MOCK_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, short, env = "PRELUDE_MOCK_PORT", default_value_t = 8910)]
+    port: u16,
+    /// Serve HTTPS. Without --tls-cert/--tls-key a self-signed certificate for localhost,
+    /// 127.0.0.1 and ::1 is generated and its path and SPKI hash are printed.
+    #[arg(long)]
+    tls: bool,
+    /// PEM certificate chain for --tls.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// TOML configuration file (app_id, issuer, control_token, signing_key, [policy], [[users]]).
+    #[arg(long, short, env = "PRELUDE_MOCK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Seed user as EMAIL:PASSWORD (repeatable).
+    #[arg(long = "user", value_name = "EMAIL:PASSWORD")]
+    users: Vec<SeedUser>,
+    /// Require this bearer token on the control API.
+    #[arg(long, env = "PRELUDE_MOCK_CONTROL_TOKEN")]
+    control_token: Option<String>,
+    /// PEM file of the access-token signing key; created (mode 0600) if missing, so tokens
+    /// stay verifiable across restarts.
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+
+    let mut config = match &cli.config {
+        Some(path) => ServerConfig::from_toml_file(path)?,
+        None => ServerConfig::default(),
+    };
+    config.users.extend(cli.users);
+    if cli.control_token.is_some() {
+        config.control_token = cli.control_token;
+    }
+    if cli.signing_key.is_some() {
+        config.signing_key = cli.signing_key;
+    }
+    let mut builder = MockServer::builder().config(config).host(cli.host).port(cli.port);
+    builder = match (cli.tls, cli.tls_cert, cli.tls_key) {
+        (true, Some(cert), Some(key)) => builder.tls_files(cert, key),
+        (true, _, _) => builder.tls_self_signed(),
+        (false, _, _) => builder,
+    };
+    let server = builder.start().await?;
+
+    // First thing on stdout, so scripts can read the URLs.
+    println!("Prelude API:  {}", server.api_url());
+    println!("Control API:  {}", server.control_url());
+    if let Some(tls) = server.tls() {
+        println!("Certificate:  {}", tls.cert_path.display());
+        if let Some(spki) = &tls.spki_sha256 {
+            println!("SPKI sha256:  {spki}");
+        }
+    }
+    tracing::info!("listening on {}; Ctrl-C to stop", server.addr());
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

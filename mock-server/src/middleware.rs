@@ -1,0 +1,175 @@
+//! Middleware around every route: journal recording and fault injection (`observe`), the
+//! `Date` and `DPoP-Nonce` headers from the virtual clock (`stamp`), the header-size limit,
+//! and the control API's bearer token. CORS lives in `cors`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::sync::Notify;
+
+use crate::Reason;
+use crate::api_error::{ApiError, Rejection};
+use crate::faults::FaultAction;
+use crate::journal::{JournalEntry, Trace, Verdict};
+use crate::route::Route;
+use crate::state::AppState;
+use crate::time_fmt::http_date;
+
+/// Largest total size of request headers answered normally.
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Lets a handler's middleware close the underlying connection abruptly (fault injection).
+/// Inserted into every request's extensions by the server's connection loop.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ConnectionControl(pub(crate) Arc<Notify>);
+
+impl ConnectionControl {
+    fn kill(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Records one journal entry per non-control request and applies queued faults.
+pub(crate) async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    if path.starts_with("/__mock") {
+        return next.run(req).await;
+    }
+    let seq = state.journal.next_seq();
+    let at = state.now();
+    let route = Route::from_path(&path);
+    let method = req.method().to_string();
+    let trace = Trace::default();
+    req.extensions_mut().insert(trace.clone());
+    let connection = req.extensions().get::<ConnectionControl>().cloned();
+
+    let fault = route.and_then(|r| state.faults.take(r));
+    let injected = fault.is_some();
+    let (response, drop_detail) = match fault {
+        None => (Some(next.run(req).await), None),
+        Some(FaultAction::Delay { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            (Some(next.run(req).await), None)
+        }
+        Some(FaultAction::Error { status, code, message }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let message = message.unwrap_or_else(|| "error injected by the mock's fault API".into());
+            (Some(ApiError::injected(status, code, message).into_response()), None)
+        }
+        Some(FaultAction::Reset) => (None, Some("connection reset by fault before handling".to_owned())),
+        Some(FaultAction::CommitThenDrop) => {
+            let committed = next.run(req).await;
+            let detail =
+                format!("commit_then_drop: handled ({}), then the connection was reset", committed.status());
+            (None, Some(detail))
+        }
+    };
+
+    let data = trace.take();
+    let rejection = response.as_ref().and_then(|r| r.extensions().get::<Rejection>().cloned());
+    let entry = JournalEntry {
+        seq,
+        at,
+        method,
+        path,
+        route,
+        status: response.as_ref().map(|r| r.status().as_u16()),
+        code: rejection.as_ref().map(|r| r.code.clone()),
+        verdict: match &response {
+            None => Verdict::Dropped,
+            Some(r) if r.status().is_success() => Verdict::Accepted,
+            Some(_) => Verdict::Rejected,
+        },
+        reason: rejection.as_ref().map(|r| r.reason),
+        detail: drop_detail.or(rejection.map(|r| r.message)),
+        session_id: data.session_id,
+        generation: data.generation,
+        refresh_token: data.refresh_token,
+        dpop: data.dpop,
+        rotated: data.rotated,
+        grace_reissue: data.grace_reissue,
+    };
+    tracing::info!(
+        seq,
+        method = %entry.method,
+        path = %entry.path,
+        status = ?entry.status,
+        reason = ?entry.reason,
+        "request"
+    );
+    state.journal.record(entry, data.session_created, injected);
+
+    match response {
+        Some(mut response) => {
+            response.headers_mut().insert("x-request-id", HeaderValue::from(seq));
+            response
+        }
+        None => match connection {
+            Some(connection) => {
+                connection.kill();
+                // The connection task drops this future together with the connection.
+                std::future::pending().await
+            }
+            None => ApiError::new(
+                Reason::InjectedFault,
+                "this fault needs a real connection (in-process router)",
+            )
+            .into_response(),
+        },
+    }
+}
+
+/// Stamps `Date` from the virtual clock and the current `DPoP-Nonce` on every response.
+pub(crate) async fn stamp(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let now = state.now();
+    let headers = response.headers_mut();
+    if let Ok(date) = HeaderValue::from_str(&http_date(now)) {
+        headers.insert(header::DATE, date);
+    }
+    if let Some(nonce) = state.nonces.current(now, &state.policy()) {
+        if let Ok(nonce) = HeaderValue::from_str(&nonce) {
+            headers.insert("dpop-nonce", nonce);
+        }
+    }
+    response
+}
+
+/// Answers 431 with a Prelude error when the request headers are too large.
+pub(crate) async fn limit_headers(req: Request, next: Next) -> Response {
+    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if size > MAX_HEADER_BYTES {
+        return ApiError::new(
+            Reason::HeadersTooLarge,
+            format!("request headers exceed {MAX_HEADER_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// Requires `Authorization: Bearer <control token>` when the server has one.
+pub(crate) async fn control_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(expected) = &state.control_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let ok = aws_lc_rs::constant_time::verify_slices_are_equal(
+            given.as_bytes(),
+            expected.as_bytes(),
+        )
+        .is_ok();
+        if !ok {
+            return ApiError::new(Reason::ControlUnauthorized, "the control API needs its bearer token")
+                .into_response();
+        }
+    }
+    next.run(req).await
+}

@@ -1,0 +1,259 @@
+//! The control API under `/__mock/` (documented in `docs/control-api.md`): users and login
+//! challenges, policy, clock, faults, session control, journal, stats, reset. Not journaled.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::login::challenge_token;
+use crate::api_error::ApiError;
+use crate::clock::ClockReading;
+use crate::config::Policy;
+use crate::extract::Body;
+use crate::faults::Fault;
+use crate::route::Route;
+use crate::state::AppState;
+use crate::{Reason, middleware};
+
+pub(super) fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/__mock/users", get(users).post(create_user))
+        .route("/__mock/users/{id}/terminate", post(terminate_user))
+        .route("/__mock/challenges", post(create_challenge))
+        .route("/__mock/policy", get(policy).put(put_policy).patch(patch_policy))
+        .route("/__mock/clock", get(clock).put(set_clock))
+        .route("/__mock/clock/advance", post(advance_clock))
+        .route("/__mock/faults", get(faults).post(add_fault).delete(clear_faults))
+        .route("/__mock/sessions", get(sessions))
+        .route("/__mock/sessions/{id}/expire-access", post(expire_access))
+        .route("/__mock/sessions/{id}/revoke", post(revoke_session))
+        .route("/__mock/journal", get(journal).delete(clear_journal))
+        .route("/__mock/stats", get(stats))
+        .route("/__mock/reset", post(reset))
+        .route_layer(axum::middleware::from_fn_with_state(state, middleware::control_auth))
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new(Reason::InvalidControlRequest, message)
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(Reason::NotFound, format!("no such {what}"))
+}
+
+async fn users(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"users": state.store().users()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    email: String,
+    password: String,
+    #[serde(default)]
+    phone_number: Option<String>,
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    body: Body<NewUser>,
+) -> Result<Response, ApiError> {
+    let user = body.required()?;
+    let created = state
+        .store()
+        .create_user(&user.email, &user.password, user.phone_number)
+        .map_err(|reason| match reason {
+            Reason::UserExists => ApiError::new(reason, "a user with this email already exists"),
+            _ => invalid("email must be an email address"),
+        })?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn terminate_user(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store().block_user(&id).map_err(|_| not_found("user"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewChallenge {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    /// S256 PKCE challenge the finalize call must answer with its `code_verifier`.
+    #[serde(default)]
+    code_challenge: Option<String>,
+    #[serde(default)]
+    ttl_seconds: Option<i64>,
+}
+
+async fn create_challenge(
+    State(state): State<AppState>,
+    body: Body<NewChallenge>,
+) -> Result<Json<Value>, ApiError> {
+    let request = body.required()?;
+    let user = {
+        let store = state.store();
+        match (&request.user_id, &request.email) {
+            (Some(id), None) => store.user(id),
+            (None, Some(email)) => store.user_by_email(email),
+            _ => return Err(invalid("give exactly one of user_id and email")),
+        }
+    };
+    let user = user.ok_or_else(|| not_found("user"))?;
+    let ttl = request.ttl_seconds.unwrap_or(state.policy().challenge_ttl_seconds);
+    if ttl <= 0 {
+        return Err(invalid("ttl_seconds must be positive"));
+    }
+    let token = challenge_token(&state, &user.id, request.code_challenge, ttl);
+    Ok(Json(json!({"challenge_token": token, "user_id": user.id})))
+}
+
+async fn policy(State(state): State<AppState>) -> Json<Policy> {
+    Json(state.policy())
+}
+
+fn apply_policy(state: &AppState, policy: Policy) -> Result<Json<Policy>, ApiError> {
+    policy.validate().map_err(invalid)?;
+    state.set_policy(policy.clone());
+    Ok(Json(policy))
+}
+
+async fn put_policy(
+    State(state): State<AppState>,
+    body: Body<Policy>,
+) -> Result<Json<Policy>, ApiError> {
+    apply_policy(&state, body.required()?)
+}
+
+/// Merges the given members into the current policy.
+async fn patch_policy(
+    State(state): State<AppState>,
+    body: Body<serde_json::Map<String, Value>>,
+) -> Result<Json<Policy>, ApiError> {
+    let patch = body.required()?;
+    let mut current = serde_json::to_value(state.policy())
+        .map_err(|_| invalid("policy could not be serialised"))?;
+    if let Value::Object(members) = &mut current {
+        members.extend(patch);
+    }
+    let policy: Policy =
+        serde_json::from_value(current).map_err(|e| invalid(format!("invalid policy: {e}")))?;
+    apply_policy(&state, policy)
+}
+
+async fn clock(State(state): State<AppState>) -> Json<ClockReading> {
+    Json(state.clock.reading())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetClock {
+    now: i64,
+    #[serde(default)]
+    frozen: Option<bool>,
+}
+
+async fn set_clock(
+    State(state): State<AppState>,
+    body: Body<SetClock>,
+) -> Result<Json<ClockReading>, ApiError> {
+    let request = body.required()?;
+    let frozen = request.frozen.unwrap_or(state.clock.reading().frozen);
+    state.clock.set(request.now, frozen);
+    Ok(Json(state.clock.reading()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    seconds: i64,
+}
+
+async fn advance_clock(
+    State(state): State<AppState>,
+    body: Body<Advance>,
+) -> Result<Json<ClockReading>, ApiError> {
+    state.clock.advance(body.required()?.seconds);
+    Ok(Json(state.clock.reading()))
+}
+
+async fn faults(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"faults": state.faults.list()}))
+}
+
+async fn add_fault(
+    State(state): State<AppState>,
+    body: Body<Fault>,
+) -> Result<StatusCode, ApiError> {
+    let fault = body.required()?;
+    fault.validate().map_err(invalid)?;
+    state.faults.push(fault);
+    Ok(StatusCode::CREATED)
+}
+
+async fn clear_faults(State(state): State<AppState>) -> StatusCode {
+    state.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn sessions(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"sessions": state.store().sessions()}))
+}
+
+async fn expire_access(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let now = state.now();
+    state.store().expire_access(&id, now).map_err(|_| not_found("session"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.store().revoke_session(&id).map_err(|_| not_found("session"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct JournalQuery {
+    #[serde(default)]
+    since: u64,
+    #[serde(default)]
+    route: Option<Route>,
+}
+
+async fn journal(
+    State(state): State<AppState>,
+    query: Result<Query<JournalQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| invalid(format!("invalid journal query: {e}")))?;
+    Ok(Json(json!({"entries": state.journal.entries(query.since, query.route)})))
+}
+
+async fn clear_journal(State(state): State<AppState>) -> StatusCode {
+    state.journal.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn stats(State(state): State<AppState>) -> Response {
+    let mut response = Json(state.journal.stats()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn reset(State(state): State<AppState>, _headers: HeaderMap) -> Result<StatusCode, ApiError> {
+    state.reset().map_err(|e| invalid(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT)
+}

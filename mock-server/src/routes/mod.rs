@@ -1,0 +1,274 @@
+//! The HTTP surface: Prelude routes, JWKS and the control API, assembled into one `Router` by
+//! [`build`], plus the helpers handlers share (proof checks, bearer auth, token-pair answers).
+
+mod control;
+mod login;
+mod me;
+mod session;
+mod well_known;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::api_error::ApiError;
+use crate::config::Policy;
+use crate::dpop::{self, Expected, Presented, Verifier};
+use crate::extract::MAX_BODY;
+use crate::journal::Trace;
+use crate::route::Route;
+use crate::state::AppState;
+use crate::time_fmt::{http_date, iso8601};
+use crate::tokens::AccessClaims;
+use crate::{Reason, jose, middleware};
+
+/// Builds the whole application for `state`.
+pub(crate) fn build(state: AppState) -> Router {
+    let prelude = Router::new()
+        .route(Route::Refresh.path(), post(session::refresh))
+        .route(Route::Revoke.path(), post(session::revoke))
+        .route(Route::MeList.path(), get(me::list))
+        .route(Route::MeRevoke.path(), post(me::revoke))
+        .route(Route::LoginFinalize.path(), post(login::finalize))
+        .route(Route::LoginPassword.path(), post(login::password))
+        .route(Route::LoginOtp.path(), post(login::legacy_start))
+        .route(Route::LoginOtpCheck.path(), post(login::legacy_check))
+        .route(Route::LoginOtpRetry.path(), post(login::legacy_retry))
+        .route(Route::Otp.path(), post(login::otp_start))
+        .route(Route::OtpCheck.path(), post(login::otp_check))
+        .route(Route::OtpRetry.path(), post(login::otp_retry))
+        .route(Route::Jwks.path(), get(well_known::jwks));
+    prelude
+        .merge(control::router(state.clone()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(middleware::limit_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::stamp))
+        .layer(axum::middleware::from_fn(crate::cors::cors))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(Reason::RouteNotFound, format!("no route {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(Reason::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path()))
+}
+
+/// A request's identity as DPoP sees it.
+pub(crate) struct RequestLine<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+}
+
+impl RequestLine<'_> {
+    fn authority(&self) -> &str {
+        self.headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| self.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost")
+    }
+}
+
+/// Verifies the request's DPoP proof, if any, recording its claims in the trace.
+/// Returns the key thumbprint, `None` when no proof was sent and none is required.
+pub(crate) fn check_proof(
+    state: &AppState,
+    line: &RequestLine<'_>,
+    trace: &Trace,
+    policy: &Policy,
+    required: bool,
+) -> Result<Option<String>, ApiError> {
+    let proof = match dpop::presented(line.headers).map_err(|r| proof_error(r, None))? {
+        Presented::None if required => {
+            return Err(ApiError::new(Reason::MissingProof, "this route needs a DPoP proof"));
+        }
+        Presented::None => return Ok(None),
+        Presented::One(proof) => proof,
+    };
+    let parsed = dpop::parse(proof).map_err(|(reason, summary)| {
+        trace.update(|t| t.dpop = summary);
+        proof_error(reason, None)
+    })?;
+    trace.update(|t| t.dpop = Some(parsed.summary()));
+    let verifier =
+        Verifier { nonces: &state.nonces, replay: &state.replay, policy, now: state.now() };
+    let expected = Expected {
+        method: line.method.as_str(),
+        scheme: state.scheme,
+        authority: line.authority(),
+        path: line.uri.path(),
+    };
+    verifier.verify(&parsed, &expected).map_err(|r| proof_error(r, Some(&expected)))?;
+    Ok(Some(parsed.jkt))
+}
+
+fn proof_error(reason: Reason, expected: Option<&Expected<'_>>) -> ApiError {
+    let message = match reason {
+        Reason::MultipleProofs => "more than one DPoP header".to_owned(),
+        Reason::MalformedProof => "DPoP proof is not a compact JWS of JSON objects".to_owned(),
+        Reason::WrongProofType => "DPoP proof typ must be dpop+jwt".to_owned(),
+        Reason::UnsupportedAlgorithm => "DPoP proof alg must be ES256".to_owned(),
+        Reason::InvalidJwk => "DPoP proof jwk must be a public EC P-256 key".to_owned(),
+        Reason::PrivateKeyInJwk => "DPoP proof jwk must not contain private key members".to_owned(),
+        Reason::BadSignature => "DPoP proof signature does not verify".to_owned(),
+        Reason::MissingClaim => "DPoP proof needs string jti, htm, htu and numeric iat".to_owned(),
+        Reason::MethodMismatch => "DPoP proof htm does not match the request method".to_owned(),
+        Reason::UrlMismatch => match expected {
+            Some(e) => format!(
+                "DPoP proof htu does not match {}://{}{}",
+                e.scheme, e.authority, e.path
+            ),
+            None => "DPoP proof htu does not match the request URL".to_owned(),
+        },
+        Reason::IatTooOld => "DPoP proof iat is too old".to_owned(),
+        Reason::IatInFuture => "DPoP proof iat is in the future".to_owned(),
+        Reason::ReplayedProof => "DPoP proof jti was already used".to_owned(),
+        Reason::NonceMissing => "DPoP proof must carry the server's nonce".to_owned(),
+        Reason::NonceStale => "DPoP proof nonce is not current".to_owned(),
+        _ => "invalid DPoP proof".to_owned(),
+    };
+    ApiError::new(reason, message)
+}
+
+/// The refresh token from `X-Refresh-Token`, else from the refresh cookie.
+pub(crate) fn refresh_token<'a>(headers: &'a HeaderMap, cookie: &str) -> Option<&'a str> {
+    headers
+        .get("x-refresh-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .or_else(|| cookie_value(headers, cookie))
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, value)| *key == name && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
+/// The authenticated caller of a bearer route.
+pub(crate) struct Caller {
+    pub(crate) user_id: String,
+    pub(crate) sid: String,
+}
+
+/// Checks `Authorization: Bearer` (and an optional DPoP proof bound to the session's key).
+pub(crate) fn authenticate(
+    state: &AppState,
+    line: &RequestLine<'_>,
+    trace: &Trace,
+) -> Result<Caller, ApiError> {
+    let token = line
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::new(Reason::MissingBearer, "an access token is required"))?;
+    let claims: AccessClaims = state
+        .key
+        .verify(token)
+        .filter(|c: &AccessClaims| c.iss == state.issuer && c.aud == state.app_id)
+        .ok_or_else(|| ApiError::new(Reason::InvalidAccessToken, "the access token is not valid"))?;
+    trace.update(|t| t.session_id = Some(claims.sid.clone()));
+    let now = state.now();
+    if claims.exp <= now {
+        return Err(ApiError::new(Reason::AccessTokenExpired, "the access token has expired"));
+    }
+    if claims.nbf > now {
+        return Err(ApiError::new(Reason::InvalidAccessToken, "the access token is not valid yet"));
+    }
+    let policy = state.policy();
+    let jkt = check_proof(state, line, trace, &policy, false)?;
+    let mut store = state.store();
+    let user_id = store.check_access(&claims.sid, claims.iat, now).map_err(|reason| {
+        let message = match reason {
+            Reason::AccessTokenExpired => "the access token was expired by the server",
+            Reason::UserBlocked => "the user is blocked",
+            _ => "the session is no longer active",
+        };
+        ApiError::new(reason, message)
+    })?;
+    if let Some(jkt) = jkt {
+        if store.session_jkt(&claims.sid) != Some(jkt.as_str()) {
+            return Err(ApiError::new(Reason::KeyMismatch, "DPoP key is not the session's key"));
+        }
+    }
+    Ok(Caller { user_id, sid: claims.sid })
+}
+
+/// Mints an access token for a session.
+pub(crate) fn access_token(
+    state: &AppState,
+    user_id: &str,
+    sid: &str,
+    now: i64,
+    policy: &Policy,
+) -> (String, i64) {
+    let exp = now.saturating_add(policy.access_token_ttl_seconds);
+    let claims = AccessClaims {
+        iss: state.issuer.clone(),
+        sub: user_id.to_owned(),
+        aud: state.app_id.clone(),
+        exp,
+        iat: now,
+        nbf: now,
+        jti: jose::random_token(16),
+        sid: sid.to_owned(),
+        scope: "openid".into(),
+    };
+    (state.key.sign(&claims), exp)
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    // Everything we put in headers is base64url, digits or fixed ASCII.
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// 200 token pair with the rotated refresh token in `X-Refresh-Token` and the refresh cookie.
+pub(crate) fn token_pair(
+    state: &AppState,
+    access_token: String,
+    expires_at: i64,
+    refresh_token: &str,
+    refresh_expires_at: i64,
+) -> Response {
+    let cookie = format!(
+        "{}={refresh_token}; Path=/v1/session; Expires={}; HttpOnly; Secure; SameSite=Lax",
+        state.refresh_cookie(),
+        http_date(refresh_expires_at)
+    );
+    let mut response = axum::Json(json!({"access_token": access_token, "expires_at": expires_at}))
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-refresh-token", header_value(refresh_token));
+    headers.insert("x-refresh-token-expires-at", header_value(&iso8601(refresh_expires_at)));
+    headers.insert(header::SET_COOKIE, header_value(&cookie));
+    response
+}
+
+/// 204 that also expires the refresh cookie.
+pub(crate) fn logged_out(state: &AppState) -> Response {
+    let cookie = format!(
+        "{}=; Path=/v1/session; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+        state.refresh_cookie()
+    );
+    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, header_value(&cookie))]).into_response()
+}

@@ -1,0 +1,213 @@
+//! Test support: a server per test with a frozen clock, a DPoP key that can sign valid and
+//! deliberately broken proofs, and a logged-in session helper. Everything goes over real HTTP.
+#![allow(dead_code, unreachable_pub)]
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use prelude_mock_server::{MockServer, MockServerBuilder, Policy};
+use serde_json::{Map, Value, json};
+
+/// Virtual "now" of every test server (2027-01-15).
+pub const NOW: i64 = 1_800_000_000;
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn builder() -> MockServerBuilder {
+    MockServer::builder().frozen_clock(NOW)
+}
+
+pub async fn server() -> MockServer {
+    builder().start().await.expect("server starts")
+}
+
+pub async fn server_with(policy: Policy) -> MockServer {
+    builder().policy(policy).start().await.expect("server starts")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().build().expect("client")
+}
+
+/// A client-side P-256 key.
+pub struct Key {
+    pair: EcdsaKeyPair,
+}
+
+impl Key {
+    pub fn new() -> Self {
+        Self { pair: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("key") }
+    }
+
+    pub fn jwk(&self) -> Value {
+        let point = self.pair.public_key().as_ref();
+        json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])})
+    }
+
+    pub fn thumbprint(&self) -> String {
+        let jwk = self.jwk();
+        let canonical = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk["x"].as_str().unwrap_or_default(),
+            jwk["y"].as_str().unwrap_or_default()
+        );
+        b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()))
+    }
+
+    pub fn sign(&self, input: &str) -> String {
+        b64(self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("sign"))
+    }
+
+    /// A valid proof for `method url` at the test clock.
+    pub fn proof(&self, method: &str, url: &str) -> String {
+        self.proof_builder(method, url).build()
+    }
+
+    pub fn proof_builder(&self, method: &str, url: &str) -> ProofBuilder<'_> {
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()});
+        let claims = json!({
+            "jti": uuid_like(), "htm": method, "htu": url, "iat": NOW,
+        });
+        ProofBuilder {
+            key: self,
+            header: header.as_object().cloned().unwrap_or_default(),
+            claims: claims.as_object().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+pub fn uuid_like() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("rng");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Builds proofs, including broken ones.
+pub struct ProofBuilder<'a> {
+    key: &'a Key,
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+}
+
+impl ProofBuilder<'_> {
+    pub fn header(mut self, name: &str, value: Value) -> Self {
+        self.header.insert(name.into(), value);
+        self
+    }
+
+    pub fn claim(mut self, name: &str, value: Value) -> Self {
+        self.claims.insert(name.into(), value);
+        self
+    }
+
+    pub fn without_claim(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    pub fn build(self) -> String {
+        let input = format!(
+            "{}.{}",
+            b64(Value::Object(self.header).to_string()),
+            b64(Value::Object(self.claims).to_string())
+        );
+        format!("{input}.{}", self.key.sign(&input))
+    }
+}
+
+/// A logged-in session: the client side of it.
+pub struct Session {
+    pub key: Key,
+    pub refresh_token: String,
+    pub access_token: String,
+    pub session_id: String,
+    pub user_id: String,
+}
+
+/// Creates a user (unless it exists) and finalizes a login for it with a fresh key.
+pub async fn login(server: &MockServer, email: &str) -> Session {
+    let control = server.control();
+    let user = match control.create_user(email, "pw").await {
+        Ok(user) => user,
+        Err(_) => control
+            .users()
+            .await
+            .expect("users")
+            .into_iter()
+            .find(|u| u.email == email)
+            .expect("user exists"),
+    };
+    let challenge = control.challenge_for(&user.id).await.expect("challenge");
+    let key = Key::new();
+    let url = format!("{}/login/finalize", server.api_url());
+    let response = http()
+        .post(&url)
+        .header("DPoP", key.proof("POST", &url))
+        .json(&json!({"challenge_token": challenge}))
+        .send()
+        .await
+        .expect("finalize");
+    assert_eq!(response.status(), 200, "finalize succeeds");
+    let refresh_token = header(&response, "x-refresh-token");
+    let body: Value = response.json().await.expect("json");
+    let access_token = body["access_token"].as_str().expect("access token").to_owned();
+    let claims = jwt_claims(&access_token);
+    Session {
+        key,
+        refresh_token,
+        access_token,
+        session_id: claims["sid"].as_str().expect("sid").to_owned(),
+        user_id: user.id,
+    }
+}
+
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("missing header {name}"))
+        .to_owned()
+}
+
+/// Decodes a JWT's claims without verifying (clients never verify).
+pub fn jwt_claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("json")
+}
+
+/// `POST /refresh` with the session's key and a given refresh token.
+pub async fn refresh_with(server: &MockServer, key: &Key, token: &str) -> reqwest::Response {
+    let url = format!("{}/refresh", server.api_url());
+    http()
+        .post(&url)
+        .header("DPoP", key.proof("POST", &url))
+        .header("X-Refresh-Token", token)
+        .send()
+        .await
+        .expect("refresh request")
+}
+
+/// Sends `POST url` with exactly this DPoP header value (for rejection tests).
+pub async fn post_with_proof(url: &str, proof: &str, refresh_token: &str) -> reqwest::Response {
+    http()
+        .post(url)
+        .header("DPoP", proof)
+        .header("X-Refresh-Token", refresh_token)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Asserts a Prelude error answer and returns its body.
+pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status for {code}");
+    let body: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(body["code"], code, "code in {body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+    assert!(body["type"].as_str().is_some(), "type in {body}");
+    body
+}
