@@ -130,7 +130,9 @@ impl Reason {
             KeyMismatch => (StatusCode::UNAUTHORIZED, "dpop_key_mismatch"),
             MissingRefreshToken | UnknownRefreshToken | RefreshTokenReused | SessionRevoked
             | SessionExpired | MissingBearer | InvalidAccessToken | AccessTokenExpired
-            | InvalidCredentials | ControlUnauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            | InvalidCredentials | ControlUnauthorized => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
             UserBlocked => (StatusCode::FORBIDDEN, "auth_blocked"),
             MalformedBody | InvalidTarget | MissingSessionId | InvalidControlRequest => {
                 (StatusCode::BAD_REQUEST, "bad_request")
@@ -201,12 +203,22 @@ impl ApiError {
     /// The standard answer for `reason`, with a human message.
     pub(crate) fn new(reason: Reason, message: impl Into<String>) -> Self {
         let (status, code) = reason.status_and_code();
-        Self { status, code: Cow::Borrowed(code), message: message.into(), reason }
+        Self {
+            status,
+            code: Cow::Borrowed(code),
+            message: message.into(),
+            reason,
+        }
     }
 
     /// An answer with a status and code chosen by a fault injection.
     pub(crate) fn injected(status: StatusCode, code: String, message: String) -> Self {
-        Self { status, code: Cow::Owned(code), message, reason: Reason::InjectedFault }
+        Self {
+            status,
+            code: Cow::Owned(code),
+            message,
+            reason: Reason::InjectedFault,
+        }
     }
 }
 
@@ -233,10 +245,19 @@ mod tests {
 
     #[test]
     fn dpop_failures_map_to_the_spec_codes() {
-        assert_eq!(Reason::NonceStale.status_and_code(), (StatusCode::BAD_REQUEST, "use_dpop_nonce"));
+        assert_eq!(
+            Reason::NonceStale.status_and_code(),
+            (StatusCode::BAD_REQUEST, "use_dpop_nonce")
+        );
         assert_eq!(Reason::KeyMismatch.status_and_code().1, "dpop_key_mismatch");
-        assert_eq!(Reason::MissingProof.status_and_code().1, "missing_dpop_proof");
-        assert_eq!(Reason::ReplayedProof.status_and_code().1, "invalid_dpop_proof");
+        assert_eq!(
+            Reason::MissingProof.status_and_code().1,
+            "missing_dpop_proof"
+        );
+        assert_eq!(
+            Reason::ReplayedProof.status_and_code().1,
+            "invalid_dpop_proof"
+        );
         assert_eq!(error_type(StatusCode::SERVICE_UNAVAILABLE), "internal");
     }
 }

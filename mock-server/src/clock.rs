@@ -50,13 +50,17 @@ impl Clock {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Virtual now in unix milliseconds.
     pub(crate) fn now_ms(&self) -> i64 {
         let state = self.lock();
-        state.frozen_at_ms.unwrap_or_else(|| system_ms().saturating_add(state.offset_ms))
+        state
+            .frozen_at_ms
+            .unwrap_or_else(|| system_ms().saturating_add(state.offset_ms))
     }
 
     /// Virtual now in unix seconds.
@@ -66,7 +70,10 @@ impl Clock {
 
     pub(crate) fn reading(&self) -> ClockReading {
         let frozen = self.lock().frozen_at_ms.is_some();
-        ClockReading { now: self.now(), frozen }
+        ClockReading {
+            now: self.now(),
+            frozen,
+        }
     }
 
     /// Sets virtual now; `frozen` decides whether it keeps running from there.
@@ -101,7 +108,13 @@ mod tests {
         let clock = Clock::new(Some(1_000));
         assert_eq!(clock.now(), 1_000);
         clock.advance(59);
-        assert_eq!(clock.reading(), ClockReading { now: 1_059, frozen: true });
+        assert_eq!(
+            clock.reading(),
+            ClockReading {
+                now: 1_059,
+                frozen: true
+            }
+        );
         clock.set(5, true);
         assert_eq!(clock.now(), 5);
     }

@@ -107,12 +107,17 @@ impl std::str::FromStr for SeedUser {
 
     /// Parses `email:password`, the CLI's `--user` form.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (email, password) =
-            text.split_once(':').ok_or("expected EMAIL:PASSWORD (for example ada@example.com:pw)")?;
+        let (email, password) = text
+            .split_once(':')
+            .ok_or("expected EMAIL:PASSWORD (for example ada@example.com:pw)")?;
         if email.is_empty() || password.is_empty() {
             return Err("email and password must not be empty".into());
         }
-        Ok(Self { email: email.into(), password: password.into(), phone_number: None })
+        Ok(Self {
+            email: email.into(),
+            password: password.into(),
+            phone_number: None,
+        })
     }
 }
 
@@ -140,8 +145,8 @@ impl ServerConfig {
     pub fn from_toml_file(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
-        let config: Self = toml::from_str(&text)
-            .map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+        let config: Self =
+            toml::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
         config.policy.validate().map_err(Error::config)?;
         Ok(config)
     }
@@ -178,9 +183,15 @@ mod tests {
     #[test]
     fn unknown_policy_fields_and_bad_values_are_rejected() {
         assert!(toml::from_str::<ServerConfig>("[policy]\nreuse_grace = 5\n").is_err());
-        let policy = Policy { nonce_history: 0, ..Policy::default() };
+        let policy = Policy {
+            nonce_history: 0,
+            ..Policy::default()
+        };
         assert!(policy.validate().is_err());
         assert!("no-colon".parse::<SeedUser>().is_err());
-        assert_eq!("a@b.c:pw".parse::<SeedUser>().map(|u| u.password), Ok("pw".to_string()));
+        assert_eq!(
+            "a@b.c:pw".parse::<SeedUser>().map(|u| u.password),
+            Ok("pw".to_string())
+        );
     }
 }

@@ -38,14 +38,20 @@ pub struct ControlClient {
 
 impl std::fmt::Debug for ControlClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ControlClient").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("ControlClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
 impl ControlClient {
     /// A client for the server at `base_url` (without `/__mock`), with the control token if
     /// the server requires one, trusting `tls`'s certificate if given.
-    pub fn new(base_url: &str, token: Option<String>, tls: Option<&TlsInfo>) -> Result<Self, Error> {
+    pub fn new(
+        base_url: &str,
+        token: Option<String>,
+        tls: Option<&TlsInfo>,
+    ) -> Result<Self, Error> {
         let mut builder = reqwest::Client::builder();
         if let Some(tls) = tls {
             let cert = reqwest::Certificate::from_pem(tls.cert_pem.as_bytes())
@@ -55,7 +61,11 @@ impl ControlClient {
         let http = builder
             .build()
             .map_err(|e| Error::new(ErrorKind::Tls, format!("cannot build HTTP client: {e}")))?;
-        Ok(Self { base: format!("{}/__mock", base_url.trim_end_matches('/')), token, http })
+        Ok(Self {
+            base: format!("{}/__mock", base_url.trim_end_matches('/')),
+            token,
+            http,
+        })
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -85,11 +95,17 @@ impl ControlClient {
 
     async fn no_content(&self, request: RequestBuilder) -> Result<(), Error> {
         let response = self.send(request).await?;
-        debug_assert!(response.status() == StatusCode::NO_CONTENT || response.status().is_success());
+        debug_assert!(
+            response.status() == StatusCode::NO_CONTENT || response.status().is_success()
+        );
         Ok(())
     }
 
-    async fn field<T: DeserializeOwned>(&self, request: RequestBuilder, name: &str) -> Result<T, Error> {
+    async fn field<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        name: &str,
+    ) -> Result<T, Error> {
         let mut value: Value = self.json(request).await?;
         serde_json::from_value(value[name].take())
             .map_err(|e| Error::new(ErrorKind::Decode, format!("control API `{name}`: {e}")))
@@ -98,17 +114,20 @@ impl ControlClient {
     /// Creates a user who can log in with `password`.
     pub async fn create_user(&self, email: &str, password: &str) -> Result<UserView, Error> {
         let body = json!({"email": email, "password": password});
-        self.json(self.request(Method::POST, "/users").json(&body)).await
+        self.json(self.request(Method::POST, "/users").json(&body))
+            .await
     }
 
     /// All users.
     pub async fn users(&self) -> Result<Vec<UserView>, Error> {
-        self.field(self.request(Method::GET, "/users"), "users").await
+        self.field(self.request(Method::GET, "/users"), "users")
+            .await
     }
 
     /// Terminates a user: their next refresh gets 403 `auth_blocked`.
     pub async fn terminate_user(&self, user_id: &str) -> Result<(), Error> {
-        self.no_content(self.request(Method::POST, &format!("/users/{user_id}/terminate"))).await
+        self.no_content(self.request(Method::POST, &format!("/users/{user_id}/terminate")))
+            .await
     }
 
     /// Mints a login challenge token for `user_id`, ready for `login/finalize`.
@@ -117,12 +136,21 @@ impl ControlClient {
     }
 
     /// Mints a challenge bound to a PKCE S256 `code_challenge`: finalize needs the verifier.
-    pub async fn challenge_with_pkce(&self, user_id: &str, code_challenge: &str) -> Result<String, Error> {
-        self.challenge(json!({"user_id": user_id, "code_challenge": code_challenge})).await
+    pub async fn challenge_with_pkce(
+        &self,
+        user_id: &str,
+        code_challenge: &str,
+    ) -> Result<String, Error> {
+        self.challenge(json!({"user_id": user_id, "code_challenge": code_challenge}))
+            .await
     }
 
     async fn challenge(&self, body: Value) -> Result<String, Error> {
-        self.field(self.request(Method::POST, "/challenges").json(&body), "challenge_token").await
+        self.field(
+            self.request(Method::POST, "/challenges").json(&body),
+            "challenge_token",
+        )
+        .await
     }
 
     /// The current policy.
@@ -132,7 +160,8 @@ impl ControlClient {
 
     /// Replaces the policy.
     pub async fn set_policy(&self, policy: &Policy) -> Result<Policy, Error> {
-        self.json(self.request(Method::PUT, "/policy").json(policy)).await
+        self.json(self.request(Method::PUT, "/policy").json(policy))
+            .await
     }
 
     /// Reads the policy, lets `change` edit it, and writes it back.
@@ -150,61 +179,78 @@ impl ControlClient {
     /// Sets virtual now (unix seconds); `frozen` stops it from following the system clock.
     pub async fn set_clock(&self, now: i64, frozen: bool) -> Result<ClockReading, Error> {
         let body = json!({"now": now, "frozen": frozen});
-        self.json(self.request(Method::PUT, "/clock").json(&body)).await
+        self.json(self.request(Method::PUT, "/clock").json(&body))
+            .await
     }
 
     /// Moves virtual time by `seconds`.
     pub async fn advance_clock(&self, seconds: i64) -> Result<ClockReading, Error> {
         let body = json!({"seconds": seconds});
-        self.json(self.request(Method::POST, "/clock/advance").json(&body)).await
+        self.json(self.request(Method::POST, "/clock/advance").json(&body))
+            .await
     }
 
     /// Queues a fault.
     pub async fn add_fault(&self, fault: &Fault) -> Result<(), Error> {
-        self.no_content(self.request(Method::POST, "/faults").json(fault)).await
+        self.no_content(self.request(Method::POST, "/faults").json(fault))
+            .await
     }
 
     /// Faults still pending.
     pub async fn faults(&self) -> Result<Vec<Fault>, Error> {
-        self.field(self.request(Method::GET, "/faults"), "faults").await
+        self.field(self.request(Method::GET, "/faults"), "faults")
+            .await
     }
 
     /// Drops all pending faults.
     pub async fn clear_faults(&self) -> Result<(), Error> {
-        self.no_content(self.request(Method::DELETE, "/faults")).await
+        self.no_content(self.request(Method::DELETE, "/faults"))
+            .await
     }
 
     /// All sessions with their server-side state.
     pub async fn sessions(&self) -> Result<Vec<SessionInfo>, Error> {
-        self.field(self.request(Method::GET, "/sessions"), "sessions").await
+        self.field(self.request(Method::GET, "/sessions"), "sessions")
+            .await
     }
 
     /// Refuses every access token of the session issued so far (next `/me/*` call → 401).
     pub async fn expire_access(&self, session_id: &str) -> Result<(), Error> {
-        self.no_content(self.request(Method::POST, &format!("/sessions/{session_id}/expire-access")))
-            .await
+        self.no_content(self.request(
+            Method::POST,
+            &format!("/sessions/{session_id}/expire-access"),
+        ))
+        .await
     }
 
     /// Revokes a session.
     pub async fn revoke_session(&self, session_id: &str) -> Result<(), Error> {
-        self.no_content(self.request(Method::POST, &format!("/sessions/{session_id}/revoke"))).await
+        self.no_content(self.request(Method::POST, &format!("/sessions/{session_id}/revoke")))
+            .await
     }
 
     /// Journal entries after `since` (0 for all), optionally for one route.
-    pub async fn journal(&self, since: u64, route: Option<Route>) -> Result<Vec<JournalEntry>, Error> {
+    pub async fn journal(
+        &self,
+        since: u64,
+        route: Option<Route>,
+    ) -> Result<Vec<JournalEntry>, Error> {
         #[derive(Serialize)]
         struct Query {
             since: u64,
             #[serde(skip_serializing_if = "Option::is_none")]
             route: Option<Route>,
         }
-        let request = self.request(Method::GET, "/journal").query(&Query { since, route });
+        let request = self
+            .request(Method::GET, "/journal")
+            .query(&Query { since, route });
         self.field(request, "entries").await
     }
 
     /// Empties the journal and the stats.
     pub async fn clear_journal(&self) -> Result<(), Error> {
-        self.no_content(self.request(Method::DELETE, "/journal")).await
+        self.no_content(self.request(Method::DELETE, "/journal"))
+            .await
     }
 
     /// The counters.

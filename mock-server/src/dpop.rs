@@ -81,7 +81,9 @@ pub(crate) enum Presented<'a> {
 /// Returns the single `DPoP` header, or `MultipleProofs` / `MalformedProof`.
 pub(crate) fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Reason> {
     let mut values = headers.get_all("dpop").iter();
-    let Some(first) = values.next() else { return Ok(Presented::None) };
+    let Some(first) = values.next() else {
+        return Ok(Presented::None);
+    };
     if values.next().is_some() {
         return Err(Reason::MultipleProofs);
     }
@@ -103,10 +105,18 @@ fn claim_str(claims: &Map<String, Value>, name: &str) -> Result<String, Reason> 
     }
 }
 
-/// Checks a proof's structure and extracts what verification needs. Returns the reason for
-/// rejection and, when the claims could be read, a summary of them for the journal.
-pub(crate) fn parse(proof: &str) -> Result<ParsedProof, (Reason, Option<ProofSummary>)> {
-    let fail = |reason| (reason, None);
+/// Why a proof was rejected while parsing, with its claims when they could be read.
+pub(crate) struct ParseError {
+    pub(crate) reason: Reason,
+    pub(crate) summary: Option<Box<ProofSummary>>,
+}
+
+/// Checks a proof's structure and extracts what verification needs.
+pub(crate) fn parse(proof: &str) -> Result<ParsedProof, ParseError> {
+    let fail = |reason| ParseError {
+        reason,
+        summary: None,
+    };
     if proof.len() > MAX_PROOF_LEN {
         return Err(fail(Reason::MalformedProof));
     }
@@ -119,10 +129,16 @@ pub(crate) fn parse(proof: &str) -> Result<ParsedProof, (Reason, Option<ProofSum
         htm: claims.get("htm").and_then(Value::as_str).map(str::to_owned),
         htu: claims.get("htu").and_then(Value::as_str).map(str::to_owned),
         iat: claims.get("iat").and_then(Value::as_i64),
-        nonce: claims.get("nonce").and_then(Value::as_str).map(str::to_owned),
+        nonce: claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         jkt: None,
     };
-    let with_summary = |reason| (reason, Some(summary()));
+    let with_summary = |reason| ParseError {
+        reason,
+        summary: Some(Box::new(summary())),
+    };
 
     if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
         return Err(with_summary(Reason::WrongProofType));
@@ -138,9 +154,17 @@ pub(crate) fn parse(proof: &str) -> Result<ParsedProof, (Reason, Option<ProofSum
     }
     let jwk: EcJwk = serde_json::from_value(Value::Object(jwk.clone()))
         .map_err(|_| with_summary(Reason::InvalidJwk))?;
-    let point = jwk.to_sec1().ok_or_else(|| with_summary(Reason::InvalidJwk))?;
+    let point = jwk
+        .to_sec1()
+        .ok_or_else(|| with_summary(Reason::InvalidJwk))?;
     let jkt = jwk.thumbprint();
-    let with_key = |reason| (reason, Some(ProofSummary { jkt: Some(jkt.clone()), ..summary() }));
+    let with_key = |reason| ParseError {
+        reason,
+        summary: Some(Box::new(ProofSummary {
+            jkt: Some(jkt.clone()),
+            ..summary()
+        })),
+    };
 
     let iat = match claims.get("iat") {
         Some(Value::Number(n)) => n
@@ -189,7 +213,9 @@ fn normalise_authority(scheme: &str, authority: &str) -> Option<String> {
 /// ignored, query and fragment ignored (RFC 9449 §4.3 point 9).
 fn htu_matches(htu: &str, expected: &Expected<'_>) -> bool {
     let without_fragment = htu.split('#').next().unwrap_or_default();
-    let Ok(uri) = without_fragment.parse::<Uri>() else { return false };
+    let Ok(uri) = without_fragment.parse::<Uri>() else {
+        return false;
+    };
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
         return false;
     };
@@ -215,7 +241,11 @@ pub(crate) struct Verifier<'a> {
 impl Verifier<'_> {
     /// The full §4.3 check list, cheapest first after the signature; records the `jti` last so
     /// a proof rejected for another reason does not burn its `jti`.
-    pub(crate) fn verify(&self, proof: &ParsedProof, expected: &Expected<'_>) -> Result<(), Reason> {
+    pub(crate) fn verify(
+        &self,
+        proof: &ParsedProof,
+        expected: &Expected<'_>,
+    ) -> Result<(), Reason> {
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &proof.point)
             .verify(proof.signing_input.as_bytes(), &proof.signature)
             .map_err(|_| Reason::BadSignature)?;
@@ -239,7 +269,10 @@ impl Verifier<'_> {
             }
         }
         let keep_until = proof.iat.saturating_add(window);
-        if !self.replay.insert_if_new(&proof.jkt, &proof.jti, keep_until, self.now) {
+        if !self
+            .replay
+            .insert_if_new(&proof.jkt, &proof.jti, keep_until, self.now)
+        {
             return Err(Reason::ReplayedProof);
         }
         Ok(())
@@ -263,20 +296,44 @@ mod tests {
     fn htu_is_normalised_before_comparison() {
         let e = expected();
         assert!(htu_matches("http://127.0.0.1:8910/v1/session/refresh", &e));
-        assert!(htu_matches("HTTP://127.0.0.1:8910/v1/session/refresh?x=1#f", &e));
-        assert!(!htu_matches("https://127.0.0.1:8910/v1/session/refresh", &e));
+        assert!(htu_matches(
+            "HTTP://127.0.0.1:8910/v1/session/refresh?x=1#f",
+            &e
+        ));
+        assert!(!htu_matches(
+            "https://127.0.0.1:8910/v1/session/refresh",
+            &e
+        ));
         assert!(!htu_matches("http://127.0.0.1:8911/v1/session/refresh", &e));
         assert!(!htu_matches("http://127.0.0.1:8910/v1/session/revoke", &e));
         assert!(!htu_matches("/v1/session/refresh", &e));
-        let default_port = Expected { authority: "Example.COM:80", ..expected() };
-        assert!(htu_matches("http://example.com/v1/session/refresh", &default_port));
+        let default_port = Expected {
+            authority: "Example.COM:80",
+            ..expected()
+        };
+        assert!(htu_matches(
+            "http://example.com/v1/session/refresh",
+            &default_port
+        ));
     }
 
     #[test]
     fn structure_errors_are_classified() {
-        assert!(matches!(parse("nope"), Err((Reason::MalformedProof, None))));
+        assert!(matches!(
+            parse("nope"),
+            Err(ParseError {
+                reason: Reason::MalformedProof,
+                summary: None
+            })
+        ));
         // {"typ":"JWT","alg":"ES256"} . {} . sig
         let wrong_typ = "eyJ0eXAiOiJKV1QiLCJhbGciOiJFUzI1NiJ9.e30.AA";
-        assert!(matches!(parse(wrong_typ), Err((Reason::WrongProofType, Some(_)))));
+        assert!(matches!(
+            parse(wrong_typ),
+            Err(ParseError {
+                reason: Reason::WrongProofType,
+                summary: Some(_)
+            })
+        ));
     }
 }

@@ -33,7 +33,12 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), code: None, status: None }
+        Self {
+            kind,
+            message: message.into(),
+            code: None,
+            status: None,
+        }
     }
 
     pub(crate) fn config(message: impl Into<String>) -> Self {
@@ -41,7 +46,12 @@ impl Error {
     }
 
     pub(crate) fn api(status: u16, code: String, message: String) -> Self {
-        Self { kind: ErrorKind::Api, message, code: Some(code), status: Some(status) }
+        Self {
+            kind: ErrorKind::Api,
+            message,
+            code: Some(code),
+            status: Some(status),
+        }
     }
 
     /// The broad kind of failure.
@@ -73,7 +83,11 @@ impl std::error::Error for Error {}
 
 impl From<reqwest::Error> for Error {
     fn from(e: reqwest::Error) -> Self {
-        let kind = if e.is_decode() { ErrorKind::Decode } else { ErrorKind::Transport };
+        let kind = if e.is_decode() {
+            ErrorKind::Decode
+        } else {
+            ErrorKind::Transport
+        };
         Self::new(kind, format!("control API request failed: {e}"))
     }
 }

@@ -18,7 +18,8 @@ pub(crate) struct Body<T>(pub(crate) Option<T>);
 impl<T> Body<T> {
     /// The body, or `MalformedBody` when the route needs one.
     pub(crate) fn required(self) -> Result<T, ApiError> {
-        self.0.ok_or_else(|| ApiError::new(Reason::MalformedBody, "a JSON body is required"))
+        self.0
+            .ok_or_else(|| ApiError::new(Reason::MalformedBody, "a JSON body is required"))
     }
 }
 
@@ -28,7 +29,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(Reason::BodyTooLarge, format!("body exceeds {MAX_BODY} bytes"))
+                ApiError::new(
+                    Reason::BodyTooLarge,
+                    format!("body exceeds {MAX_BODY} bytes"),
+                )
             } else {
                 ApiError::new(Reason::MalformedBody, "the body could not be read")
             }
@@ -36,8 +40,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
-        serde_json::from_slice(&bytes).map(|v| Self(Some(v))).map_err(|e| {
-            ApiError::new(Reason::MalformedBody, format!("body is not the JSON this route expects: {e}"))
-        })
+        serde_json::from_slice(&bytes)
+            .map(|v| Self(Some(v)))
+            .map_err(|e| {
+                ApiError::new(
+                    Reason::MalformedBody,
+                    format!("body is not the JSON this route expects: {e}"),
+                )
+            })
     }
 }

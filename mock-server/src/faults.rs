@@ -55,7 +55,11 @@ fn one() -> u32 {
 impl Fault {
     /// A fault for the next request to `route`.
     pub fn new(route: Route, action: FaultAction) -> Self {
-        Self { route, times: 1, action }
+        Self {
+            route,
+            times: 1,
+            action,
+        }
     }
 
     /// Applies to the next `times` requests instead of one.
@@ -88,7 +92,10 @@ pub(crate) struct Faults {
 
 impl Faults {
     pub(crate) fn push(&self, fault: Fault) {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(fault);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(fault);
     }
 
     /// Takes one use of the first fault queued for `route`.
@@ -105,11 +112,17 @@ impl Faults {
     }
 
     pub(crate) fn list(&self) -> Vec<Fault> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn clear(&self) {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 
@@ -134,7 +147,10 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(fault.times, 3);
-        assert!(matches!(fault.action, FaultAction::Error { status: 503, .. }));
+        assert!(matches!(
+            fault.action,
+            FaultAction::Error { status: 503, .. }
+        ));
         assert!(serde_json::from_str::<Fault>(r#"{"route":"nope","action":"reset"}"#).is_err());
     }
 }

@@ -98,7 +98,10 @@ impl EcJwk {
 /// journal can tell tokens apart without ever holding one.
 pub(crate) fn fingerprint(secret: &str) -> String {
     let hash = digest::digest(&digest::SHA256, secret.as_bytes());
-    hash.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    hash.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Random bytes from the system RNG, base64url-encoded.
@@ -117,7 +120,12 @@ mod tests {
     fn thumbprint_matches_rfc7638_example_layout() {
         // RFC 7638 §3.1 uses an RSA key; for EC the member order is crv, kty, x, y. Check the
         // canonical form directly against a hand-computed SHA-256.
-        let jwk = EcJwk { kty: "EC".into(), crv: "P-256".into(), x: "AA".into(), y: "AQ".into() };
+        let jwk = EcJwk {
+            kty: "EC".into(),
+            crv: "P-256".into(),
+            x: "AA".into(),
+            y: "AQ".into(),
+        };
         let expected = b64(digest::digest(
             &digest::SHA256,
             br#"{"crv":"P-256","kty":"EC","x":"AA","y":"AQ"}"#,

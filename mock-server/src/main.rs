@@ -56,7 +56,9 @@ struct Cli {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -64,10 +66,19 @@ fn init_logging(format: LogFormat) {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("prelude-mock: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
 
+async fn run(cli: Cli) -> Result<()> {
     let mut config = match &cli.config {
         Some(path) => ServerConfig::from_toml_file(path)?,
         None => ServerConfig::default(),
@@ -79,7 +90,10 @@ async fn main() -> Result<()> {
     if cli.signing_key.is_some() {
         config.signing_key = cli.signing_key;
     }
-    let mut builder = MockServer::builder().config(config).host(cli.host).port(cli.port);
+    let mut builder = MockServer::builder()
+        .config(config)
+        .host(cli.host)
+        .port(cli.port);
     builder = match (cli.tls, cli.tls_cert, cli.tls_key) {
         (true, Some(cert), Some(key)) => builder.tls_files(cert, key),
         (true, _, _) => builder.tls_self_signed(),

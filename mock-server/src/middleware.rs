@@ -34,7 +34,11 @@ impl ConnectionControl {
 }
 
 /// Records one journal entry per non-control request and applies queued faults.
-pub(crate) async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn observe(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path().to_owned();
     if path.starts_with("/__mock") {
         return next.run(req).await;
@@ -55,22 +59,37 @@ pub(crate) async fn observe(State(state): State<AppState>, mut req: Request, nex
             tokio::time::sleep(Duration::from_millis(ms)).await;
             (Some(next.run(req).await), None)
         }
-        Some(FaultAction::Error { status, code, message }) => {
+        Some(FaultAction::Error {
+            status,
+            code,
+            message,
+        }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let message = message.unwrap_or_else(|| "error injected by the mock's fault API".into());
-            (Some(ApiError::injected(status, code, message).into_response()), None)
+            let message =
+                message.unwrap_or_else(|| "error injected by the mock's fault API".into());
+            (
+                Some(ApiError::injected(status, code, message).into_response()),
+                None,
+            )
         }
-        Some(FaultAction::Reset) => (None, Some("connection reset by fault before handling".to_owned())),
+        Some(FaultAction::Reset) => (
+            None,
+            Some("connection reset by fault before handling".to_owned()),
+        ),
         Some(FaultAction::CommitThenDrop) => {
             let committed = next.run(req).await;
-            let detail =
-                format!("commit_then_drop: handled ({}), then the connection was reset", committed.status());
+            let detail = format!(
+                "commit_then_drop: handled ({}), then the connection was reset",
+                committed.status()
+            );
             (None, Some(detail))
         }
     };
 
     let data = trace.take();
-    let rejection = response.as_ref().and_then(|r| r.extensions().get::<Rejection>().cloned());
+    let rejection = response
+        .as_ref()
+        .and_then(|r| r.extensions().get::<Rejection>().cloned());
     let entry = JournalEntry {
         seq,
         at,
@@ -105,7 +124,9 @@ pub(crate) async fn observe(State(state): State<AppState>, mut req: Request, nex
 
     match response {
         Some(mut response) => {
-            response.headers_mut().insert("x-request-id", HeaderValue::from(seq));
+            response
+                .headers_mut()
+                .insert("x-request-id", HeaderValue::from(seq));
             response
         }
         None => match connection {
@@ -131,17 +152,21 @@ pub(crate) async fn stamp(State(state): State<AppState>, req: Request, next: Nex
     if let Ok(date) = HeaderValue::from_str(&http_date(now)) {
         headers.insert(header::DATE, date);
     }
-    if let Some(nonce) = state.nonces.current(now, &state.policy()) {
-        if let Ok(nonce) = HeaderValue::from_str(&nonce) {
-            headers.insert("dpop-nonce", nonce);
-        }
+    if let Some(nonce) = state.nonces.current(now, &state.policy())
+        && let Ok(nonce) = HeaderValue::from_str(&nonce)
+    {
+        headers.insert("dpop-nonce", nonce);
     }
     response
 }
 
 /// Answers 431 with a Prelude error when the request headers are too large.
 pub(crate) async fn limit_headers(req: Request, next: Next) -> Response {
-    let size: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     if size > MAX_HEADER_BYTES {
         return ApiError::new(
             Reason::HeadersTooLarge,
@@ -153,7 +178,11 @@ pub(crate) async fn limit_headers(req: Request, next: Next) -> Response {
 }
 
 /// Requires `Authorization: Bearer <control token>` when the server has one.
-pub(crate) async fn control_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn control_auth(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if let Some(expected) = &state.control_token {
         let given = req
             .headers()
@@ -167,8 +196,11 @@ pub(crate) async fn control_auth(State(state): State<AppState>, req: Request, ne
         )
         .is_ok();
         if !ok {
-            return ApiError::new(Reason::ControlUnauthorized, "the control API needs its bearer token")
-                .into_response();
+            return ApiError::new(
+                Reason::ControlUnauthorized,
+                "the control API needs its bearer token",
+            )
+            .into_response();
         }
     }
     next.run(req).await

@@ -17,7 +17,9 @@ impl NonceSource {
     pub(crate) fn new() -> Self {
         let mut secret = [0u8; 32];
         aws_lc_rs::rand::fill(&mut secret).expect("system random number generator");
-        Self { key: hmac::Key::new(hmac::HMAC_SHA256, &secret) }
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
+        }
     }
 
     fn nonce_for_slot(&self, slot: i64) -> String {
@@ -68,8 +70,14 @@ mod tests {
         };
         let first = source.current(1_000, &policy).expect("nonce");
         assert!(source.accepts(&first, 1_009, &policy));
-        assert!(source.accepts(&first, 1_019, &policy), "previous slot still accepted");
-        assert!(!source.accepts(&first, 1_020, &policy), "two slots back is stale");
+        assert!(
+            source.accepts(&first, 1_019, &policy),
+            "previous slot still accepted"
+        );
+        assert!(
+            !source.accepts(&first, 1_020, &policy),
+            "two slots back is stale"
+        );
         assert_ne!(source.current(1_010, &policy), Some(first));
     }
 

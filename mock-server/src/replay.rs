@@ -63,7 +63,11 @@ impl ReplayCache {
 
     /// Number of remembered proofs (live or awaiting the next sweep).
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).entries.len()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .len()
     }
 
     /// Whether nothing is remembered.
@@ -86,7 +90,10 @@ mod tests {
         let cache = ReplayCache::new();
         assert!(cache.insert_if_new("k", "j1", 160, 100));
         assert!(!cache.insert_if_new("k", "j1", 160, 160));
-        assert!(cache.insert_if_new("other-key", "j1", 160, 100), "same jti, other key");
+        assert!(
+            cache.insert_if_new("other-key", "j1", 160, 100),
+            "same jti, other key"
+        );
     }
 
     #[test]

@@ -128,7 +128,10 @@ impl MockServerBuilder {
 
     /// Serves HTTPS with the given PEM certificate chain and key.
     pub fn tls_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
-        self.tls = Some(TlsSource::Files { cert: cert.into(), key: key.into() });
+        self.tls = Some(TlsSource::Files {
+            cert: cert.into(),
+            key: key.into(),
+        });
         self
     }
 
@@ -159,7 +162,12 @@ impl MockServerBuilder {
         let state = self.state(scheme)?;
         let listener = TcpListener::bind((self.host, self.port))
             .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("cannot bind {}:{}: {e}", self.host, self.port)))?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("cannot bind {}:{}: {e}", self.host, self.port),
+                )
+            })?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::new(ErrorKind::Io, format!("no local address: {e}")))?;
@@ -168,8 +176,11 @@ impl MockServerBuilder {
             Some(source) => {
                 let (config, info) = match source {
                     TlsSource::SelfSigned => {
-                        let dir = std::env::temp_dir()
-                            .join(format!("prelude-mock-{}-{}", std::process::id(), addr.port()));
+                        let dir = std::env::temp_dir().join(format!(
+                            "prelude-mock-{}-{}",
+                            std::process::id(),
+                            addr.port()
+                        ));
                         tls::self_signed(&dir)?
                     }
                     TlsSource::Files { cert, key } => tls::from_files(cert, key)?,
@@ -184,11 +195,19 @@ impl MockServerBuilder {
             IpAddr::V4(ip) => ip.to_string(),
         };
         let url = format!("{scheme}://{host}:{}", addr.port());
-        let control = ControlClient::new(&url, self.config.control_token.clone(), tls_info.as_ref())?;
+        let control =
+            ControlClient::new(&url, self.config.control_token.clone(), tls_info.as_ref())?;
         let (shutdown, signal) = oneshot::channel();
         let app = crate::routes::build(state);
         let task = tokio::spawn(serve(listener, app, acceptor, signal));
-        Ok(MockServer { url, addr, control, tls: tls_info, shutdown: Some(shutdown), task: Some(task) })
+        Ok(MockServer {
+            url,
+            addr,
+            control,
+            tls: tls_info,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
     }
 }
 
@@ -201,7 +220,10 @@ fn load_or_create_key(path: &std::path::Path) -> Result<SigningKey, Error> {
                 .map_err(|e| Error::config(format!("cannot write {}: {e}", path.display())))?;
             Ok(key)
         }
-        Err(e) => Err(Error::config(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => Err(Error::config(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -305,7 +327,12 @@ async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        tokio::spawn(connection(stream, app.clone(), tls.clone(), graceful.watcher()));
+        tokio::spawn(connection(
+            stream,
+            app.clone(),
+            tls.clone(),
+            graceful.watcher(),
+        ));
     }
     drop(listener);
     tokio::select! {
@@ -323,7 +350,9 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     // A second descriptor of the same socket, to turn the close into a reset when a fault
     // kills the connection; normal closes keep the default graceful behaviour.
-    let Some((stream, twin)) = split_twin(stream) else { return };
+    let Some((stream, twin)) = split_twin(stream) else {
+        return;
+    };
     let control = ConnectionControl::default();
     let kill = control.0.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -331,7 +360,10 @@ async fn connection(
         app.clone().oneshot(req)
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(30));
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30));
     let served = async {
         match tls {
             None => {
@@ -339,8 +371,11 @@ async fn connection(
                 let _ = watcher.watch(conn.into_owned()).await;
             }
             Some(acceptor) => {
-                let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
-                let Ok(Ok(stream)) = handshake.await else { return };
+                let handshake =
+                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                let Ok(Ok(stream)) = handshake.await else {
+                    return;
+                };
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let _ = watcher.watch(conn.into_owned()).await;
             }
@@ -360,4 +395,3 @@ fn split_twin(stream: TcpStream) -> Option<(TcpStream, std::net::TcpStream)> {
     let twin = std_stream.try_clone().ok()?;
     Some((TcpStream::from_std(std_stream).ok()?, twin))
 }
-

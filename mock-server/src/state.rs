@@ -74,12 +74,12 @@ impl AppState {
     fn seed(&self) -> Result<(), Error> {
         let mut store = self.store();
         for user in &self.seed_users {
-            store.create_user(&user.email, &user.password, user.phone_number.clone()).map_err(
-                |reason| match reason {
+            store
+                .create_user(&user.email, &user.password, user.phone_number.clone())
+                .map_err(|reason| match reason {
                     Reason::UserExists => Error::config(format!("duplicate user {}", user.email)),
                     _ => Error::config(format!("invalid user email {}", user.email)),
-                },
-            )?;
+                })?;
         }
         Ok(())
     }
@@ -89,7 +89,10 @@ impl AppState {
     }
 
     pub(crate) fn policy(&self) -> Policy {
-        self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn set_policy(&self, policy: Policy) {

@@ -62,19 +62,34 @@ impl Device {
             })
         };
         let (model, kind, os_version) = if lower.contains("ipad") {
-            ("iPad13,4", DeviceType::Tablet, version_after("ipados ").or(version_after("os ")))
+            (
+                "iPad13,4",
+                DeviceType::Tablet,
+                version_after("ipados ").or(version_after("os ")),
+            )
         } else if lower.contains("iphone") || lower.contains("ios") {
-            ("iPhone15,2", DeviceType::Mobile, version_after("ios ").or(version_after("os ")))
+            (
+                "iPhone15,2",
+                DeviceType::Mobile,
+                version_after("ios ").or(version_after("os ")),
+            )
         } else if lower.contains("android") {
             ("Pixel 8", DeviceType::Mobile, version_after("android "))
         } else if lower.contains("(web)") || lower.contains("mozilla") {
             ("Web browser", DeviceType::Desktop, None)
-        } else if lower.contains("macintosh") || lower.contains("windows") || lower.contains("linux") {
+        } else if lower.contains("macintosh")
+            || lower.contains("windows")
+            || lower.contains("linux")
+        {
             ("Desktop", DeviceType::Desktop, None)
         } else {
             ("unknown", DeviceType::Unknown, None)
         };
-        Self { model: model.into(), kind, os_version: os_version.unwrap_or_default() }
+        Self {
+            model: model.into(),
+            kind,
+            os_version: os_version.unwrap_or_default(),
+        }
     }
 }
 
@@ -270,10 +285,20 @@ impl Store {
         if self.email_index.contains_key(&key) {
             return Err(Reason::UserExists);
         }
-        let view =
-            UserView { id: new_id("usr"), email: key.clone(), phone_number, blocked: false };
+        let view = UserView {
+            id: new_id("usr"),
+            email: key.clone(),
+            phone_number,
+            blocked: false,
+        };
         self.email_index.insert(key, view.id.clone());
-        self.users.insert(view.id.clone(), User { view: view.clone(), password: password.into() });
+        self.users.insert(
+            view.id.clone(),
+            User {
+                view: view.clone(),
+                password: password.into(),
+            },
+        );
         Ok(view)
     }
 
@@ -293,7 +318,11 @@ impl Store {
     }
 
     /// Finds the user for an OTP identifier, creating one on first use (OTP login signs up).
-    pub(crate) fn user_for_identifier(&mut self, kind: &str, value: &str) -> Result<String, Reason> {
+    pub(crate) fn user_for_identifier(
+        &mut self,
+        kind: &str,
+        value: &str,
+    ) -> Result<String, Reason> {
         let value = value.trim();
         match kind {
             "email_address" => match self.user_by_email(value) {
@@ -305,20 +334,27 @@ impl Store {
                 if digits.len() < 6 || !digits.chars().all(|c| c.is_ascii_digit()) {
                     return Err(Reason::InvalidIdentifier);
                 }
-                if let Some(user) =
-                    self.users.values().find(|u| u.view.phone_number.as_deref() == Some(value))
+                if let Some(user) = self
+                    .users
+                    .values()
+                    .find(|u| u.view.phone_number.as_deref() == Some(value))
                 {
                     return Ok(user.view.id.clone());
                 }
                 let email = format!("{digits}@phone.invalid");
-                Ok(self.create_user(&email, &random_token(16), Some(value.into()))?.id)
+                Ok(self
+                    .create_user(&email, &random_token(16), Some(value.into()))?
+                    .id)
             }
             _ => Err(Reason::InvalidIdentifier),
         }
     }
 
     pub(crate) fn check_password(&self, email: &str, password: &str) -> Result<String, Reason> {
-        let id = self.email_index.get(&normalise_email(email)).ok_or(Reason::InvalidCredentials)?;
+        let id = self
+            .email_index
+            .get(&normalise_email(email))
+            .ok_or(Reason::InvalidCredentials)?;
         let user = self.users.get(id).ok_or(Reason::InvalidCredentials)?;
         let same = aws_lc_rs::constant_time::verify_slices_are_equal(
             user.password.as_bytes(),
@@ -396,8 +432,10 @@ impl Store {
         let Some((session_id, generation)) = self.tokens.get(token).cloned() else {
             return Err((Reason::UnknownRefreshToken, TokenFacts::default()));
         };
-        let facts =
-            TokenFacts { session_id: Some(session_id.clone()), generation: Some(generation) };
+        let facts = TokenFacts {
+            session_id: Some(session_id.clone()),
+            generation: Some(generation),
+        };
         let fail = |reason| Err((reason, facts.clone()));
         let Some(session) = self.sessions.get_mut(&session_id) else {
             return fail(Reason::UnknownRefreshToken);
@@ -408,7 +446,11 @@ impl Store {
         if session.expires_at <= now {
             return fail(Reason::SessionExpired);
         }
-        if self.users.get(&session.user_id).is_none_or(|u| u.view.blocked) {
+        if self
+            .users
+            .get(&session.user_id)
+            .is_none_or(|u| u.view.blocked)
+        {
             return fail(Reason::UserBlocked);
         }
         // A token used with another key is not reuse by its holder: refuse it, keep the session.
@@ -440,7 +482,8 @@ impl Store {
                 session.generation += 1;
                 session.current_token = next.clone();
                 session.rotated_at = now;
-                self.tokens.insert(next.clone(), (session_id, session.generation));
+                self.tokens
+                    .insert(next.clone(), (session_id, session.generation));
                 spent.next_token = next;
                 spent.rotated = true;
             }
@@ -451,7 +494,10 @@ impl Store {
 
     /// Checks that an access token for `sid`, issued at `iat`, may still be used.
     pub(crate) fn check_access(&mut self, sid: &str, iat: i64, now: i64) -> Result<String, Reason> {
-        let session = self.sessions.get_mut(sid).ok_or(Reason::InvalidAccessToken)?;
+        let session = self
+            .sessions
+            .get_mut(sid)
+            .ok_or(Reason::InvalidAccessToken)?;
         if !session.active(now) {
             return Err(Reason::SessionRevoked);
         }
@@ -478,11 +524,22 @@ impl Store {
         limit: usize,
         offset: usize,
     ) -> (Vec<SessionView>, usize) {
-        let mut sessions: Vec<&Session> =
-            self.sessions.values().filter(|s| s.user_id == user_id && s.active(now)).collect();
+        let mut sessions: Vec<&Session> = self
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.active(now))
+            .collect();
         sessions.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
         let total = sessions.len();
-        (sessions.into_iter().skip(offset).take(limit).map(Session::view).collect(), total)
+        (
+            sessions
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(Session::view)
+                .collect(),
+            total,
+        )
     }
 
     pub(crate) fn revoke_target(
@@ -502,7 +559,10 @@ impl Store {
             return Ok(1);
         }
         let mut count = 0;
-        for session in self.sessions.values_mut().filter(|s| s.user_id == user_id && s.active(now))
+        for session in self
+            .sessions
+            .values_mut()
+            .filter(|s| s.user_id == user_id && s.active(now))
         {
             let is_caller = session.id == caller_sid;
             let hit = match target {
@@ -546,8 +606,15 @@ impl Store {
         expires_at: i64,
     ) -> String {
         let id = format!("vrf_{}", random_token(24));
-        self.verifications
-            .insert(id.clone(), Verification { user_id, kind, code_challenge, expires_at });
+        self.verifications.insert(
+            id.clone(),
+            Verification {
+                user_id,
+                kind,
+                code_challenge,
+                expires_at,
+            },
+        );
         id
     }
 
@@ -572,7 +639,10 @@ impl Store {
         now: i64,
     ) -> Result<(String, Option<String>), Reason> {
         self.verification_alive(id, kind, now)?;
-        let v = self.verifications.remove(id).ok_or(Reason::InvalidVerification)?;
+        let v = self
+            .verifications
+            .remove(id)
+            .ok_or(Reason::InvalidVerification)?;
         Ok((v.user_id, v.code_challenge))
     }
 }
@@ -584,42 +654,67 @@ mod tests {
     fn store_with_session(grace: i64) -> (Store, String) {
         let _ = grace;
         let mut store = Store::default();
-        let user = store.create_user("ada@example.com", "pw", None).expect("user");
+        let user = store
+            .create_user("ada@example.com", "pw", None)
+            .expect("user");
         let device = Device::from_user_agent("Prelude/0.3.0 (Apple; iOS 17.4)");
-        let session = store.create_session(&user.id, "jkt1", device, 100, 1000).expect("session");
+        let session = store
+            .create_session(&user.id, "jkt1", device, 100, 1000)
+            .expect("session");
         (store, session.refresh_token)
     }
 
     #[test]
     fn a_refresh_rotates_and_the_old_token_is_then_reuse() {
         let (mut store, t0) = store_with_session(0);
-        let spent = store.spend(&t0, "jkt1", 101, 0, Spend::Refresh).expect("rotates");
+        let spent = store
+            .spend(&t0, "jkt1", 101, 0, Spend::Refresh)
+            .expect("rotates");
         assert!(spent.rotated && spent.next_token != t0);
-        let (reason, facts) = store.spend(&t0, "jkt1", 102, 0, Spend::Refresh).expect_err("reuse");
+        let (reason, facts) = store
+            .spend(&t0, "jkt1", 102, 0, Spend::Refresh)
+            .expect_err("reuse");
         assert_eq!(reason, Reason::RefreshTokenReused);
         assert_eq!(facts.generation, Some(0));
-        let (reason, _) =
-            store.spend(&spent.next_token, "jkt1", 103, 0, Spend::Refresh).expect_err("revoked");
-        assert_eq!(reason, Reason::SessionRevoked, "reuse revoked the whole family");
+        let (reason, _) = store
+            .spend(&spent.next_token, "jkt1", 103, 0, Spend::Refresh)
+            .expect_err("revoked");
+        assert_eq!(
+            reason,
+            Reason::SessionRevoked,
+            "reuse revoked the whole family"
+        );
     }
 
     #[test]
     fn the_grace_window_returns_the_same_successor_to_the_parent_only() {
         let (mut store, t0) = store_with_session(5);
-        let t1 = store.spend(&t0, "jkt1", 100, 5, Spend::Refresh).expect("rotate").next_token;
-        let again = store.spend(&t0, "jkt1", 104, 5, Spend::Refresh).expect("grace");
+        let t1 = store
+            .spend(&t0, "jkt1", 100, 5, Spend::Refresh)
+            .expect("rotate")
+            .next_token;
+        let again = store
+            .spend(&t0, "jkt1", 104, 5, Spend::Refresh)
+            .expect("grace");
         assert!(again.grace_reissue && !again.rotated);
         assert_eq!(again.next_token, t1);
-        let t2 = store.spend(&t1, "jkt1", 104, 5, Spend::Refresh).expect("rotate").next_token;
+        let t2 = store
+            .spend(&t1, "jkt1", 104, 5, Spend::Refresh)
+            .expect("rotate")
+            .next_token;
         assert_ne!(t2, t1);
-        let (reason, _) = store.spend(&t0, "jkt1", 104, 5, Spend::Refresh).expect_err("grandparent");
+        let (reason, _) = store
+            .spend(&t0, "jkt1", 104, 5, Spend::Refresh)
+            .expect_err("grandparent");
         assert_eq!(reason, Reason::RefreshTokenReused);
     }
 
     #[test]
     fn another_key_is_refused_without_revoking() {
         let (mut store, t0) = store_with_session(0);
-        let (reason, _) = store.spend(&t0, "other", 101, 0, Spend::Refresh).expect_err("mismatch");
+        let (reason, _) = store
+            .spend(&t0, "other", 101, 0, Spend::Refresh)
+            .expect_err("mismatch");
         assert_eq!(reason, Reason::KeyMismatch);
         assert!(store.spend(&t0, "jkt1", 101, 0, Spend::Refresh).is_ok());
     }
@@ -627,7 +722,10 @@ mod tests {
     #[test]
     fn device_data_is_guessed_from_the_sdk_user_agents() {
         let ios = Device::from_user_agent("Prelude/0.3.0 (Apple; iOS 17.4)");
-        assert_eq!((ios.kind, ios.os_version.as_str()), (DeviceType::Mobile, "17.4"));
+        assert_eq!(
+            (ios.kind, ios.os_version.as_str()),
+            (DeviceType::Mobile, "17.4")
+        );
         let web = Device::from_user_agent("Prelude/0.6.0 Core/0.1.9 (Web)");
         assert_eq!(web.kind, DeviceType::Desktop);
         assert_eq!(Device::from_user_agent("curl/8").kind, DeviceType::Unknown);

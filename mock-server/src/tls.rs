@@ -45,31 +45,54 @@ fn server_config(
 
 /// Generates a certificate and writes it to `dir/cert.pem`.
 pub(crate) fn self_signed(dir: &Path) -> Result<(Arc<rustls::ServerConfig>, TlsInfo), Error> {
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let generated = rcgen::generate_simple_self_signed(names)
         .map_err(|e| tls_error(format!("cannot generate a certificate: {e}")))?;
     let cert_pem = generated.cert.pem();
     let spki = generated.signing_key.subject_public_key_info();
-    let spki_sha256 = base64::engine::general_purpose::STANDARD
-        .encode(digest::digest(&digest::SHA256, &spki));
+    let spki_sha256 =
+        base64::engine::general_purpose::STANDARD.encode(digest::digest(&digest::SHA256, &spki));
     std::fs::create_dir_all(dir).map_err(|e| tls_error(format!("{}: {e}", dir.display())))?;
     let cert_path = dir.join("cert.pem");
     std::fs::write(&cert_path, &cert_pem)
         .map_err(|e| tls_error(format!("{}: {e}", cert_path.display())))?;
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(generated.signing_key.serialize_der()));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        generated.signing_key.serialize_der(),
+    ));
     let config = server_config(vec![generated.cert.der().clone()], key)?;
-    Ok((config, TlsInfo { cert_pem, cert_path, spki_sha256: Some(spki_sha256) }))
+    Ok((
+        config,
+        TlsInfo {
+            cert_pem,
+            cert_path,
+            spki_sha256: Some(spki_sha256),
+        },
+    ))
 }
 
 /// Loads a certificate chain and private key from PEM files.
-pub(crate) fn from_files(cert: &Path, key: &Path) -> Result<(Arc<rustls::ServerConfig>, TlsInfo), Error> {
-    let cert_pem = std::fs::read_to_string(cert)
-        .map_err(|e| tls_error(format!("{}: {e}", cert.display())))?;
+pub(crate) fn from_files(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Arc<rustls::ServerConfig>, TlsInfo), Error> {
+    let cert_pem =
+        std::fs::read_to_string(cert).map_err(|e| tls_error(format!("{}: {e}", cert.display())))?;
     let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls_error(format!("{}: {e}", cert.display())))?;
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| tls_error(format!("{}: {e}", key.display())))?;
     let config = server_config(certs, key)?;
-    Ok((config, TlsInfo { cert_pem, cert_path: cert.to_owned(), spki_sha256: None }))
+    Ok((
+        config,
+        TlsInfo {
+            cert_pem,
+            cert_path: cert.to_owned(),
+            spki_sha256: None,
+        },
+    ))
 }

@@ -58,7 +58,9 @@ pub(crate) struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +70,13 @@ impl SigningKey {
             .ok_or_else(|| Error::config("signing key is not an uncompressed P-256 key"))?;
         let kid = jwk.thumbprint();
         let header_b64 = b64(json!({"alg": "ES256", "typ": "JWT", "kid": kid}).to_string());
-        Ok(Self { pair, rng: SystemRandom::new(), jwk, kid, header_b64 })
+        Ok(Self {
+            pair,
+            rng: SystemRandom::new(),
+            jwk,
+            kid,
+            header_b64,
+        })
     }
 
     /// A fresh random key.
@@ -95,14 +103,20 @@ impl SigningKey {
 
     /// The key as a PKCS#8 PEM, for saving it so tokens verify after a restart.
     pub(crate) fn to_pem(&self) -> Result<String, Error> {
-        let der = self.pair.to_pkcs8v1().map_err(|_| Error::config("cannot export signing key"))?;
+        let der = self
+            .pair
+            .to_pkcs8v1()
+            .map_err(|_| Error::config("cannot export signing key"))?;
         let text = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
         let lines: Vec<&str> = text
             .as_bytes()
             .chunks(64)
             .map(|c| std::str::from_utf8(c).unwrap_or_default())
             .collect();
-        Ok(format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n")))
+        Ok(format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            lines.join("\n")
+        ))
     }
 
     /// Signs `claims` as a compact JWT.
@@ -152,9 +166,16 @@ mod tests {
     #[test]
     fn a_pem_round_trip_keeps_tokens_verifiable() {
         let key = SigningKey::generate().expect("key");
-        let token = key.sign(&Claims { sub: "usr_1".into() });
+        let token = key.sign(&Claims {
+            sub: "usr_1".into(),
+        });
         let reloaded = SigningKey::from_pem(&key.to_pem().expect("pem")).expect("reload");
-        assert_eq!(reloaded.verify::<Claims>(&token), Some(Claims { sub: "usr_1".into() }));
+        assert_eq!(
+            reloaded.verify::<Claims>(&token),
+            Some(Claims {
+                sub: "usr_1".into()
+            })
+        );
         let other = SigningKey::generate().expect("key");
         assert_eq!(other.verify::<Claims>(&token), None);
     }
@@ -162,11 +183,18 @@ mod tests {
     #[test]
     fn a_tampered_token_does_not_verify() {
         let key = SigningKey::generate().expect("key");
-        let token = key.sign(&Claims { sub: "usr_1".into() });
+        let token = key.sign(&Claims {
+            sub: "usr_1".into(),
+        });
         let (head, _) = token.rsplit_once('.').expect("three parts");
         let forged_payload = b64(r#"{"sub":"usr_2"}"#);
         let parts: Vec<&str> = head.split('.').collect();
-        let forged = format!("{}.{}.{}", parts[0], forged_payload, token.rsplit('.').next().unwrap_or(""));
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            forged_payload,
+            token.rsplit('.').next().unwrap_or("")
+        );
         assert_eq!(key.verify::<Claims>(&forged), None);
         assert!(!format!("{key:?}").contains(&key.to_pem().expect("pem")[30..60]));
     }

@@ -56,16 +56,32 @@ async fn of_many_concurrent_refreshes_with_one_token_exactly_one_wins() {
         tasks.spawn(async move { request.send().await.expect("send").status().as_u16() });
     }
     let statuses = tasks.join_all().await;
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
     let stats = server.control().stats().await.expect("stats");
     assert_eq!(stats.rotations, 1);
-    let revoked = stats.rejections.get(&Reason::SessionRevoked).copied().unwrap_or(0);
-    assert_eq!(stats.reuse_detected + revoked, 31, "every loser was refused");
+    let revoked = stats
+        .rejections
+        .get(&Reason::SessionRevoked)
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(
+        stats.reuse_detected + revoked,
+        31,
+        "every loser was refused"
+    );
 }
 
 #[tokio::test]
 async fn inside_the_grace_window_the_parent_gets_the_same_successor_back() {
-    let server = server_with(Policy { reuse_grace_seconds: 10, ..Policy::default() }).await;
+    let server = server_with(Policy {
+        reuse_grace_seconds: 10,
+        ..Policy::default()
+    })
+    .await;
     let session = login(&server, "ada@example.com").await;
     let first = refresh_with(&server, &session.key, &session.refresh_token).await;
     let successor = header(&first, "x-refresh-token");
@@ -75,36 +91,71 @@ async fn inside_the_grace_window_the_parent_gets_the_same_successor_back() {
     assert_eq!(again.status(), 200);
     assert_eq!(header(&again, "x-refresh-token"), successor);
     let stats = server.control().stats().await.expect("stats");
-    assert_eq!((stats.rotations, stats.grace_reissues, stats.reuse_detected), (1, 1, 0));
+    assert_eq!(
+        (stats.rotations, stats.grace_reissues, stats.reuse_detected),
+        (1, 1, 0)
+    );
 }
 
 #[tokio::test]
 async fn after_the_grace_window_the_parent_is_reuse() {
-    let server = server_with(Policy { reuse_grace_seconds: 10, ..Policy::default() }).await;
+    let server = server_with(Policy {
+        reuse_grace_seconds: 10,
+        ..Policy::default()
+    })
+    .await;
     let session = login(&server, "ada@example.com").await;
     refresh_with(&server, &session.key, &session.refresh_token).await;
     server.control().advance_clock(11).await.expect("clock");
     // Proofs carry iat = the test's NOW; widen the window so only the grace window matters.
-    server.control().update_policy(|p| p.iat_window_seconds = 600).await.expect("policy");
+    server
+        .control()
+        .update_policy(|p| p.iat_window_seconds = 600)
+        .await
+        .expect("policy");
     let again = refresh_with(&server, &session.key, &session.refresh_token).await;
     expect_error(again, 401, "unauthorized").await;
-    assert_eq!(server.control().stats().await.expect("stats").reuse_detected, 1);
+    assert_eq!(
+        server
+            .control()
+            .stats()
+            .await
+            .expect("stats")
+            .reuse_detected,
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_grandparent_is_reuse_even_inside_the_grace_window() {
-    let server = server_with(Policy { reuse_grace_seconds: 60, ..Policy::default() }).await;
+    let server = server_with(Policy {
+        reuse_grace_seconds: 60,
+        ..Policy::default()
+    })
+    .await;
     let session = login(&server, "ada@example.com").await;
     let first = refresh_with(&server, &session.key, &session.refresh_token).await;
     refresh_with(&server, &session.key, &header(&first, "x-refresh-token")).await;
     let grandparent = refresh_with(&server, &session.key, &session.refresh_token).await;
     expect_error(grandparent, 401, "unauthorized").await;
-    assert_eq!(server.control().stats().await.expect("stats").reuse_detected, 1);
+    assert_eq!(
+        server
+            .control()
+            .stats()
+            .await
+            .expect("stats")
+            .reuse_detected,
+        1
+    );
 }
 
 #[tokio::test]
 async fn the_grace_window_does_not_extend_to_another_key() {
-    let server = server_with(Policy { reuse_grace_seconds: 60, ..Policy::default() }).await;
+    let server = server_with(Policy {
+        reuse_grace_seconds: 60,
+        ..Policy::default()
+    })
+    .await;
     let session = login(&server, "ada@example.com").await;
     refresh_with(&server, &session.key, &session.refresh_token).await;
     let thief = refresh_with(&server, &Key::new(), &session.refresh_token).await;
@@ -118,7 +169,11 @@ async fn a_refresh_signed_by_another_key_is_a_key_mismatch_and_spends_nothing() 
     let other = refresh_with(&server, &Key::new(), &session.refresh_token).await;
     expect_error(other, 401, "dpop_key_mismatch").await;
     let mine = refresh_with(&server, &session.key, &session.refresh_token).await;
-    assert_eq!(mine.status(), 200, "the token was not spent by the mismatch");
+    assert_eq!(
+        mine.status(),
+        200,
+        "the token was not spent by the mismatch"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +181,11 @@ async fn an_unknown_refresh_token_is_unauthorized() {
     let server = server().await;
     let response = refresh_with(&server, &Key::new(), "rt_not-a-token").await;
     expect_error(response, 401, "unauthorized").await;
-    let journal = server.control().journal(0, Some(Route::Refresh)).await.expect("journal");
+    let journal = server
+        .control()
+        .journal(0, Some(Route::Refresh))
+        .await
+        .expect("journal");
     assert_eq!(journal[0].reason, Some(Reason::UnknownRefreshToken));
 }
 
@@ -135,20 +194,36 @@ async fn a_missing_refresh_token_is_unauthorized() {
     let server = server().await;
     let url = format!("{}/refresh", server.api_url());
     let key = Key::new();
-    let response =
-        http().post(&url).header("DPoP", key.proof("POST", &url)).send().await.expect("send");
+    let response = http()
+        .post(&url)
+        .header("DPoP", key.proof("POST", &url))
+        .send()
+        .await
+        .expect("send");
     expect_error(response, 401, "unauthorized").await;
 }
 
 #[tokio::test]
 async fn an_expired_session_cannot_refresh() {
-    let server = server_with(Policy { refresh_token_ttl_seconds: 100, ..Policy::default() }).await;
+    let server = server_with(Policy {
+        refresh_token_ttl_seconds: 100,
+        ..Policy::default()
+    })
+    .await;
     let session = login(&server, "ada@example.com").await;
     server.control().advance_clock(100).await.expect("clock");
-    server.control().update_policy(|p| p.iat_window_seconds = 600).await.expect("policy");
+    server
+        .control()
+        .update_policy(|p| p.iat_window_seconds = 600)
+        .await
+        .expect("policy");
     let response = refresh_with(&server, &session.key, &session.refresh_token).await;
     expect_error(response, 401, "unauthorized").await;
-    let journal = server.control().journal(0, Some(Route::Refresh)).await.expect("journal");
+    let journal = server
+        .control()
+        .journal(0, Some(Route::Refresh))
+        .await
+        .expect("journal");
     assert_eq!(journal[0].reason, Some(Reason::SessionExpired));
 }
 
@@ -156,7 +231,11 @@ async fn an_expired_session_cannot_refresh() {
 async fn a_session_revoked_through_the_control_api_cannot_refresh() {
     let server = server().await;
     let session = login(&server, "ada@example.com").await;
-    server.control().revoke_session(&session.session_id).await.expect("revoke");
+    server
+        .control()
+        .revoke_session(&session.session_id)
+        .await
+        .expect("revoke");
     let response = refresh_with(&server, &session.key, &session.refresh_token).await;
     expect_error(response, 401, "unauthorized").await;
 }
@@ -165,7 +244,11 @@ async fn a_session_revoked_through_the_control_api_cannot_refresh() {
 async fn a_terminated_user_gets_auth_blocked_on_refresh() {
     let server = server().await;
     let session = login(&server, "ada@example.com").await;
-    server.control().terminate_user(&session.user_id).await.expect("terminate");
+    server
+        .control()
+        .terminate_user(&session.user_id)
+        .await
+        .expect("terminate");
     let response = refresh_with(&server, &session.key, &session.refresh_token).await;
     expect_error(response, 403, "auth_blocked").await;
 }
@@ -178,7 +261,10 @@ async fn the_refresh_cookie_works_like_the_header() {
     let response = http()
         .post(&url)
         .header("DPoP", session.key.proof("POST", &url))
-        .header("Cookie", format!("other=1; __refresh_app_mock={}", session.refresh_token))
+        .header(
+            "Cookie",
+            format!("other=1; __refresh_app_mock={}", session.refresh_token),
+        )
         .send()
         .await
         .expect("send");
@@ -210,7 +296,12 @@ async fn logout_revokes_the_session_and_expires_the_cookie() {
     let server = server().await;
     let session = login(&server, "ada@example.com").await;
     let url = format!("{}/revoke", server.api_url());
-    let response = common::post_with_proof(&url, &session.key.proof("POST", &url), &session.refresh_token).await;
+    let response = common::post_with_proof(
+        &url,
+        &session.key.proof("POST", &url),
+        &session.refresh_token,
+    )
+    .await;
     assert_eq!(response.status(), 204);
     assert!(header(&response, "set-cookie").contains("Max-Age=0"));
     assert!(response.bytes().await.expect("body").is_empty());
@@ -225,7 +316,8 @@ async fn logout_signed_by_another_key_is_refused_and_the_session_survives() {
     let session = login(&server, "ada@example.com").await;
     let url = format!("{}/revoke", server.api_url());
     let thief = Key::new();
-    let response = common::post_with_proof(&url, &thief.proof("POST", &url), &session.refresh_token).await;
+    let response =
+        common::post_with_proof(&url, &thief.proof("POST", &url), &session.refresh_token).await;
     expect_error(response, 401, "dpop_key_mismatch").await;
     let still = refresh_with(&server, &session.key, &session.refresh_token).await;
     assert_eq!(still.status(), 200);
@@ -237,15 +329,32 @@ async fn the_journal_records_generation_fingerprint_and_proof_of_each_refresh() 
     let session = login(&server, "ada@example.com").await;
     let first = refresh_with(&server, &session.key, &session.refresh_token).await;
     refresh_with(&server, &session.key, &header(&first, "x-refresh-token")).await;
-    let journal = server.control().journal(0, Some(Route::Refresh)).await.expect("journal");
+    let journal = server
+        .control()
+        .journal(0, Some(Route::Refresh))
+        .await
+        .expect("journal");
     assert_eq!(journal.len(), 2);
-    assert_eq!(journal.iter().map(|e| e.generation).collect::<Vec<_>>(), [Some(0), Some(1)]);
-    assert!(journal.iter().all(|e| e.verdict == Verdict::Accepted && e.rotated));
+    assert_eq!(
+        journal.iter().map(|e| e.generation).collect::<Vec<_>>(),
+        [Some(0), Some(1)]
+    );
+    assert!(
+        journal
+            .iter()
+            .all(|e| e.verdict == Verdict::Accepted && e.rotated)
+    );
     assert_ne!(journal[0].refresh_token, journal[1].refresh_token);
     let fingerprint = journal[0].refresh_token.clone().expect("fingerprint");
-    assert!(!session.refresh_token.contains(&fingerprint), "fingerprint is not the token");
+    assert!(
+        !session.refresh_token.contains(&fingerprint),
+        "fingerprint is not the token"
+    );
     let dpop = journal[0].dpop.clone().expect("proof");
     assert_eq!(dpop.jkt.as_deref(), Some(session.key.thumbprint().as_str()));
     assert_eq!(dpop.htm.as_deref(), Some("POST"));
-    assert_eq!(journal[0].session_id.as_deref(), Some(session.session_id.as_str()));
+    assert_eq!(
+        journal[0].session_id.as_deref(),
+        Some(session.session_id.as_str())
+    );
 }

@@ -24,17 +24,26 @@ pub(super) fn router(state: AppState) -> Router<AppState> {
         .route("/__mock/users", get(users).post(create_user))
         .route("/__mock/users/{id}/terminate", post(terminate_user))
         .route("/__mock/challenges", post(create_challenge))
-        .route("/__mock/policy", get(policy).put(put_policy).patch(patch_policy))
+        .route(
+            "/__mock/policy",
+            get(policy).put(put_policy).patch(patch_policy),
+        )
         .route("/__mock/clock", get(clock).put(set_clock))
         .route("/__mock/clock/advance", post(advance_clock))
-        .route("/__mock/faults", get(faults).post(add_fault).delete(clear_faults))
+        .route(
+            "/__mock/faults",
+            get(faults).post(add_fault).delete(clear_faults),
+        )
         .route("/__mock/sessions", get(sessions))
         .route("/__mock/sessions/{id}/expire-access", post(expire_access))
         .route("/__mock/sessions/{id}/revoke", post(revoke_session))
         .route("/__mock/journal", get(journal).delete(clear_journal))
         .route("/__mock/stats", get(stats))
         .route("/__mock/reset", post(reset))
-        .route_layer(axum::middleware::from_fn_with_state(state, middleware::control_auth))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            middleware::control_auth,
+        ))
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -77,7 +86,10 @@ async fn terminate_user(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store().block_user(&id).map_err(|_| not_found("user"))?;
+    state
+        .store()
+        .block_user(&id)
+        .map_err(|_| not_found("user"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -109,7 +121,9 @@ async fn create_challenge(
         }
     };
     let user = user.ok_or_else(|| not_found("user"))?;
-    let ttl = request.ttl_seconds.unwrap_or(state.policy().challenge_ttl_seconds);
+    let ttl = request
+        .ttl_seconds
+        .unwrap_or(state.policy().challenge_ttl_seconds);
     if ttl <= 0 {
         return Err(invalid("ttl_seconds must be positive"));
     }
@@ -214,7 +228,10 @@ async fn expire_access(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let now = state.now();
-    state.store().expire_access(&id, now).map_err(|_| not_found("session"))?;
+    state
+        .store()
+        .expire_access(&id, now)
+        .map_err(|_| not_found("session"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -222,7 +239,10 @@ async fn revoke_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store().revoke_session(&id).map_err(|_| not_found("session"))?;
+    state
+        .store()
+        .revoke_session(&id)
+        .map_err(|_| not_found("session"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -239,7 +259,9 @@ async fn journal(
     query: Result<Query<JournalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(query) = query.map_err(|e| invalid(format!("invalid journal query: {e}")))?;
-    Ok(Json(json!({"entries": state.journal.entries(query.since, query.route)})))
+    Ok(Json(
+        json!({"entries": state.journal.entries(query.since, query.route)}),
+    ))
 }
 
 async fn clear_journal(State(state): State<AppState>) -> StatusCode {
@@ -249,7 +271,10 @@ async fn clear_journal(State(state): State<AppState>) -> StatusCode {
 
 async fn stats(State(state): State<AppState>) -> Response {
     let mut response = Json(state.journal.stats()).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }
 

@@ -60,10 +60,21 @@ fn start_session(
 ) -> Result<Response, ApiError> {
     let policy = state.policy();
     let now = state.now();
-    let NewSession { session_id, user_id, refresh_token: token, expires_at } = {
+    let NewSession {
+        session_id,
+        user_id,
+        refresh_token: token,
+        expires_at,
+    } = {
         let mut store = state.store();
         let created = store
-            .create_session(user_id, jkt, device(headers), now, policy.refresh_token_ttl_seconds)
+            .create_session(
+                user_id,
+                jkt,
+                device(headers),
+                now,
+                policy.refresh_token_ttl_seconds,
+            )
             .map_err(|reason| ApiError::new(reason, "cannot start a session for this user"))?;
         // Finalize may name the previous session's refresh token: that session ends now.
         if let Some(previous) = refresh_token(headers, &state.refresh_cookie()) {
@@ -101,18 +112,31 @@ pub(crate) async fn finalize(
 ) -> Result<Response, ApiError> {
     let body = body.required()?;
     let policy = state.policy();
-    let line = RequestLine { method: &method, uri: &uri, headers: &headers };
+    let line = RequestLine {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+    };
     let jkt = check_proof(&state, &line, &trace, &policy, true)?.unwrap_or_default();
     let invalid = || ApiError::new(Reason::InvalidChallenge, "the challenge token is not valid");
-    let claims: ChallengeClaims = state.key.verify(&body.challenge_token).ok_or_else(invalid)?;
+    let claims: ChallengeClaims = state
+        .key
+        .verify(&body.challenge_token)
+        .ok_or_else(invalid)?;
     if claims.grant_mode != "session-start" || claims.iss != state.issuer {
         return Err(invalid());
     }
     if claims.exp <= state.now() {
-        return Err(ApiError::new(Reason::ChallengeExpired, "the challenge token has expired"));
+        return Err(ApiError::new(
+            Reason::ChallengeExpired,
+            "the challenge token has expired",
+        ));
     }
     if let Some(challenge) = &claims.pkce_challenge {
-        let matches = body.code_verifier.as_deref().is_some_and(|v| s256(v) == *challenge);
+        let matches = body
+            .code_verifier
+            .as_deref()
+            .is_some_and(|v| s256(v) == *challenge);
         if !matches {
             return Err(ApiError::new(
                 Reason::VerifierMismatch,
@@ -121,7 +145,10 @@ pub(crate) async fn finalize(
         }
     }
     if !state.store().spend_challenge(&claims.jti) {
-        return Err(ApiError::new(Reason::ChallengeReused, "the challenge token was already used"));
+        return Err(ApiError::new(
+            Reason::ChallengeReused,
+            "the challenge token was already used",
+        ));
     }
     start_session(&state, &trace, &headers, &claims.sub, &jkt)
 }
@@ -137,14 +164,17 @@ pub(crate) async fn password(
     body: Body<PasswordBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let body = body.required()?;
-    let user_id = state.store().check_password(&body.identifier, &body.password).map_err(
-        |reason| match reason {
+    let user_id = state
+        .store()
+        .check_password(&body.identifier, &body.password)
+        .map_err(|reason| match reason {
             Reason::UserBlocked => ApiError::new(reason, "the user is blocked"),
             _ => ApiError::new(reason, "unknown identifier or wrong password"),
-        },
-    )?;
+        })?;
     let ttl = state.policy().challenge_ttl_seconds;
-    Ok(Json(json!({"challenge_token": challenge_token(&state, &user_id, None, ttl)})))
+    Ok(Json(
+        json!({"challenge_token": challenge_token(&state, &user_id, None, ttl)}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -172,7 +202,10 @@ pub(crate) struct OtpCheckBody {
 }
 
 fn step_up_unsupported() -> ApiError {
-    ApiError::new(Reason::NotSupported, "step-up is not supported by this mock")
+    ApiError::new(
+        Reason::NotSupported,
+        "step-up is not supported by this mock",
+    )
 }
 
 /// Starts a verification and answers 204 with `X-Verification-Token` and the cookie.
@@ -192,8 +225,15 @@ fn start_otp(
     let mut store = state.store();
     let user_id = store
         .user_for_identifier(&identifier.kind, &identifier.value)
-        .map_err(|reason| ApiError::new(reason, "identifier must be an email address or phone number"))?;
-    let code_challenge = body.code_challenge.filter(|_| kind == VerificationKind::Standalone);
+        .map_err(|reason| {
+            ApiError::new(
+                reason,
+                "identifier must be an email address or phone number",
+            )
+        })?;
+    let code_challenge = body
+        .code_challenge
+        .filter(|_| kind == VerificationKind::Standalone);
     let id = store.start_verification(user_id, kind, code_challenge, now.saturating_add(600));
     drop(store);
     let cookie = format!(
@@ -238,7 +278,11 @@ fn check_code(
     Ok(id.to_owned())
 }
 
-fn retry_otp(state: &AppState, headers: &HeaderMap, kind: VerificationKind) -> Result<StatusCode, ApiError> {
+fn retry_otp(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: VerificationKind,
+) -> Result<StatusCode, ApiError> {
     let id = verification_id(state, headers)?;
     state
         .store()
@@ -265,7 +309,11 @@ pub(crate) async fn legacy_check(
 ) -> Result<Response, ApiError> {
     let body = body.required()?;
     let policy = state.policy();
-    let line = RequestLine { method: &method, uri: &uri, headers: &headers };
+    let line = RequestLine {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+    };
     let jkt = check_proof(&state, &line, &trace, &policy, true)?.unwrap_or_default();
     let id = check_code(&state, &headers, &body.code, VerificationKind::Legacy)?;
     let (user_id, _) = state
@@ -306,7 +354,9 @@ pub(crate) async fn otp_check(
         .complete_verification(&id, VerificationKind::Standalone, state.now())
         .map_err(|r| ApiError::new(r, "no pending OTP verification"))?;
     let ttl = state.policy().challenge_ttl_seconds;
-    Ok(Json(json!({"challenge_token": challenge_token(&state, &user_id, code_challenge, ttl)})))
+    Ok(Json(
+        json!({"challenge_token": challenge_token(&state, &user_id, code_challenge, ttl)}),
+    ))
 }
 
 pub(crate) async fn otp_retry(

@@ -31,14 +31,20 @@ fn number(
     valid: impl Fn(i64) -> bool,
     reason: Reason,
 ) -> Result<i64, ApiError> {
-    let Some(text) = params.get(name) else { return Ok(default) };
-    text.trim().parse::<i64>().ok().filter(|n| valid(*n)).ok_or_else(|| {
-        let message = match reason {
-            Reason::InvalidPaginationLimit => "limit must be an integer from 1 to 100",
-            _ => "offset must be a non-negative integer",
-        };
-        ApiError::new(reason, message)
-    })
+    let Some(text) = params.get(name) else {
+        return Ok(default);
+    };
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| valid(*n))
+        .ok_or_else(|| {
+            let message = match reason {
+                Reason::InvalidPaginationLimit => "limit must be an integer from 1 to 100",
+                _ => "offset must be a non-negative integer",
+            };
+            ApiError::new(reason, message)
+        })
 }
 
 pub(crate) async fn list(
@@ -49,17 +55,39 @@ pub(crate) async fn list(
     headers: HeaderMap,
     params: QueryMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let caller = authenticate(&state, &RequestLine { method: &method, uri: &uri, headers: &headers }, &trace)?;
+    let caller = authenticate(
+        &state,
+        &RequestLine {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+        },
+        &trace,
+    )?;
     let params = query(params)?;
-    let limit = number(&params, "limit", 10, |n| (1..=100).contains(&n), Reason::InvalidPaginationLimit)?;
-    let offset = number(&params, "offset", 0, |n| n >= 0, Reason::InvalidPaginationOffset)?;
+    let limit = number(
+        &params,
+        "limit",
+        10,
+        |n| (1..=100).contains(&n),
+        Reason::InvalidPaginationLimit,
+    )?;
+    let offset = number(
+        &params,
+        "offset",
+        0,
+        |n| n >= 0,
+        Reason::InvalidPaginationOffset,
+    )?;
     let (sessions, total) = state.store().list_sessions(
         &caller.user_id,
         state.now(),
         usize::try_from(limit).unwrap_or(10),
         usize::try_from(offset).unwrap_or(usize::MAX),
     );
-    Ok(Json(json!({"sessions": sessions, "total": total, "limit": limit, "offset": offset})))
+    Ok(Json(
+        json!({"sessions": sessions, "total": total, "limit": limit, "offset": offset}),
+    ))
 }
 
 pub(crate) async fn revoke(
@@ -71,7 +99,15 @@ pub(crate) async fn revoke(
     params: QueryMap,
     _body: Body<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&state, &RequestLine { method: &method, uri: &uri, headers: &headers }, &trace)?;
+    let caller = authenticate(
+        &state,
+        &RequestLine {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+        },
+        &trace,
+    )?;
     let params = query(params)?;
     let target = match params.get("target").map(String::as_str) {
         Some("all") => RevokeTarget::All,

@@ -47,8 +47,14 @@ pub(crate) fn build(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(middleware::limit_headers))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::stamp))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::stamp,
+        ))
         .layer(axum::middleware::from_fn(crate::cors::cors))
         .with_state(state)
 }
@@ -58,7 +64,10 @@ async fn not_found(uri: Uri) -> ApiError {
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::new(Reason::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path()))
+    ApiError::new(
+        Reason::MethodNotAllowed,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }
 
 /// A request's identity as DPoP sees it.
@@ -89,25 +98,34 @@ pub(crate) fn check_proof(
 ) -> Result<Option<String>, ApiError> {
     let proof = match dpop::presented(line.headers).map_err(|r| proof_error(r, None))? {
         Presented::None if required => {
-            return Err(ApiError::new(Reason::MissingProof, "this route needs a DPoP proof"));
+            return Err(ApiError::new(
+                Reason::MissingProof,
+                "this route needs a DPoP proof",
+            ));
         }
         Presented::None => return Ok(None),
         Presented::One(proof) => proof,
     };
-    let parsed = dpop::parse(proof).map_err(|(reason, summary)| {
-        trace.update(|t| t.dpop = summary);
-        proof_error(reason, None)
+    let parsed = dpop::parse(proof).map_err(|error| {
+        trace.update(|t| t.dpop = error.summary.map(|summary| *summary));
+        proof_error(error.reason, None)
     })?;
     trace.update(|t| t.dpop = Some(parsed.summary()));
-    let verifier =
-        Verifier { nonces: &state.nonces, replay: &state.replay, policy, now: state.now() };
+    let verifier = Verifier {
+        nonces: &state.nonces,
+        replay: &state.replay,
+        policy,
+        now: state.now(),
+    };
     let expected = Expected {
         method: line.method.as_str(),
         scheme: state.scheme,
         authority: line.authority(),
         path: line.uri.path(),
     };
-    verifier.verify(&parsed, &expected).map_err(|r| proof_error(r, Some(&expected)))?;
+    verifier
+        .verify(&parsed, &expected)
+        .map_err(|r| proof_error(r, Some(&expected)))?;
     Ok(Some(parsed.jkt))
 }
 
@@ -178,7 +196,9 @@ pub(crate) fn authenticate(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop"))
+        .filter(|(scheme, _)| {
+            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")
+        })
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty())
         .ok_or_else(|| ApiError::new(Reason::MissingBearer, "an access token is required"))?;
@@ -186,32 +206,48 @@ pub(crate) fn authenticate(
         .key
         .verify(token)
         .filter(|c: &AccessClaims| c.iss == state.issuer && c.aud == state.app_id)
-        .ok_or_else(|| ApiError::new(Reason::InvalidAccessToken, "the access token is not valid"))?;
+        .ok_or_else(|| {
+            ApiError::new(Reason::InvalidAccessToken, "the access token is not valid")
+        })?;
     trace.update(|t| t.session_id = Some(claims.sid.clone()));
     let now = state.now();
     if claims.exp <= now {
-        return Err(ApiError::new(Reason::AccessTokenExpired, "the access token has expired"));
+        return Err(ApiError::new(
+            Reason::AccessTokenExpired,
+            "the access token has expired",
+        ));
     }
     if claims.nbf > now {
-        return Err(ApiError::new(Reason::InvalidAccessToken, "the access token is not valid yet"));
+        return Err(ApiError::new(
+            Reason::InvalidAccessToken,
+            "the access token is not valid yet",
+        ));
     }
     let policy = state.policy();
     let jkt = check_proof(state, line, trace, &policy, false)?;
     let mut store = state.store();
-    let user_id = store.check_access(&claims.sid, claims.iat, now).map_err(|reason| {
-        let message = match reason {
-            Reason::AccessTokenExpired => "the access token was expired by the server",
-            Reason::UserBlocked => "the user is blocked",
-            _ => "the session is no longer active",
-        };
-        ApiError::new(reason, message)
-    })?;
-    if let Some(jkt) = jkt {
-        if store.session_jkt(&claims.sid) != Some(jkt.as_str()) {
-            return Err(ApiError::new(Reason::KeyMismatch, "DPoP key is not the session's key"));
-        }
+    let user_id = store
+        .check_access(&claims.sid, claims.iat, now)
+        .map_err(|reason| {
+            let message = match reason {
+                Reason::AccessTokenExpired => "the access token was expired by the server",
+                Reason::UserBlocked => "the user is blocked",
+                _ => "the session is no longer active",
+            };
+            ApiError::new(reason, message)
+        })?;
+    if let Some(jkt) = jkt
+        && store.session_jkt(&claims.sid) != Some(jkt.as_str())
+    {
+        return Err(ApiError::new(
+            Reason::KeyMismatch,
+            "DPoP key is not the session's key",
+        ));
     }
-    Ok(Caller { user_id, sid: claims.sid })
+    Ok(Caller {
+        user_id,
+        sid: claims.sid,
+    })
 }
 
 /// Mints an access token for a session.
@@ -255,11 +291,14 @@ pub(crate) fn token_pair(
         state.refresh_cookie(),
         http_date(refresh_expires_at)
     );
-    let mut response = axum::Json(json!({"access_token": access_token, "expires_at": expires_at}))
-        .into_response();
+    let mut response =
+        axum::Json(json!({"access_token": access_token, "expires_at": expires_at})).into_response();
     let headers = response.headers_mut();
     headers.insert("x-refresh-token", header_value(refresh_token));
-    headers.insert("x-refresh-token-expires-at", header_value(&iso8601(refresh_expires_at)));
+    headers.insert(
+        "x-refresh-token-expires-at",
+        header_value(&iso8601(refresh_expires_at)),
+    );
     headers.insert(header::SET_COOKIE, header_value(&cookie));
     response
 }
@@ -270,5 +309,9 @@ pub(crate) fn logged_out(state: &AppState) -> Response {
         "{}=; Path=/v1/session; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
         state.refresh_cookie()
     );
-    (StatusCode::NO_CONTENT, [(header::SET_COOKIE, header_value(&cookie))]).into_response()
+    (
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, header_value(&cookie))],
+    )
+        .into_response()
 }

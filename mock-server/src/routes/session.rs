@@ -31,11 +31,16 @@ fn spend(
     let policy = state.policy();
     let jkt = check_proof(state, line, trace, &policy, true)?.unwrap_or_default();
     let token = refresh_token(line.headers, &state.refresh_cookie()).ok_or_else(|| {
-        ApiError::new(Reason::MissingRefreshToken, "send the refresh token in X-Refresh-Token")
+        ApiError::new(
+            Reason::MissingRefreshToken,
+            "send the refresh token in X-Refresh-Token",
+        )
     })?;
     trace.update(|t| t.refresh_token = Some(jose::fingerprint(token)));
     let now = state.now();
-    let result = state.store().spend(token, &jkt, now, policy.reuse_grace_seconds, op);
+    let result = state
+        .store()
+        .spend(token, &jkt, now, policy.reuse_grace_seconds, op);
     match result {
         Ok(spent) => {
             trace.update(|t| {
@@ -75,14 +80,33 @@ pub(crate) async fn refresh(
     headers: HeaderMap,
     body: Body<RefreshBody>,
 ) -> Result<Response, ApiError> {
-    let line = RequestLine { method: &method, uri: &uri, headers: &headers };
+    let line = RequestLine {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+    };
     if body.0.is_some_and(|b| b.step_up_token.is_some()) {
-        return Err(ApiError::new(Reason::NotSupported, "step-up is not supported by this mock"));
+        return Err(ApiError::new(
+            Reason::NotSupported,
+            "step-up is not supported by this mock",
+        ));
     }
     let spent = spend(&state, &line, &trace, Spend::Refresh)?;
     let now = state.now();
-    let (token, exp) = access_token(&state, &spent.user_id, &spent.session_id, now, &state.policy());
-    Ok(token_pair(&state, token, exp, &spent.next_token, spent.expires_at))
+    let (token, exp) = access_token(
+        &state,
+        &spent.user_id,
+        &spent.session_id,
+        now,
+        &state.policy(),
+    );
+    Ok(token_pair(
+        &state,
+        token,
+        exp,
+        &spent.next_token,
+        spent.expires_at,
+    ))
 }
 
 pub(crate) async fn revoke(
@@ -93,7 +117,11 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     _body: Body<serde_json::Value>,
 ) -> Result<Response, ApiError> {
-    let line = RequestLine { method: &method, uri: &uri, headers: &headers };
+    let line = RequestLine {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+    };
     spend(&state, &line, &trace, Spend::Logout)?;
     Ok(logged_out(&state))
 }

@@ -25,7 +25,11 @@ pub async fn server() -> MockServer {
 }
 
 pub async fn server_with(policy: Policy) -> MockServer {
-    builder().policy(policy).start().await.expect("server starts")
+    builder()
+        .policy(policy)
+        .start()
+        .await
+        .expect("server starts")
 }
 
 pub fn http() -> reqwest::Client {
@@ -39,7 +43,9 @@ pub struct Key {
 
 impl Key {
     pub fn new() -> Self {
-        Self { pair: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("key") }
+        Self {
+            pair: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("key"),
+        }
     }
 
     pub fn jwk(&self) -> Value {
@@ -54,11 +60,17 @@ impl Key {
             jwk["x"].as_str().unwrap_or_default(),
             jwk["y"].as_str().unwrap_or_default()
         );
-        b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()))
+        b64(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            canonical.as_bytes(),
+        ))
     }
 
     pub fn sign(&self, input: &str) -> String {
-        b64(self.pair.sign(&SystemRandom::new(), input.as_bytes()).expect("sign"))
+        b64(self
+            .pair
+            .sign(&SystemRandom::new(), input.as_bytes())
+            .expect("sign"))
     }
 
     /// A valid proof for `method url` at the test clock.
@@ -108,6 +120,11 @@ impl ProofBuilder<'_> {
         self
     }
 
+    pub fn build_without_jwk(mut self) -> String {
+        self.header.remove("jwk");
+        self.build()
+    }
+
     pub fn build(self) -> String {
         let input = format!(
             "{}.{}",
@@ -143,17 +160,30 @@ pub async fn login(server: &MockServer, email: &str) -> Session {
     let challenge = control.challenge_for(&user.id).await.expect("challenge");
     let key = Key::new();
     let url = format!("{}/login/finalize", server.api_url());
-    let response = http()
-        .post(&url)
-        .header("DPoP", key.proof("POST", &url))
-        .json(&json!({"challenge_token": challenge}))
-        .send()
-        .await
-        .expect("finalize");
+    let finalize = |proof: String| {
+        http()
+            .post(&url)
+            .header("DPoP", proof)
+            .json(&json!({"challenge_token": challenge}))
+            .send()
+    };
+    let mut response = finalize(key.proof("POST", &url)).await.expect("finalize");
+    // Like an SDK: one retry with the server's nonce and a fresh jti.
+    if response.status() == 400 {
+        let nonce = header(&response, "dpop-nonce");
+        let proof = key
+            .proof_builder("POST", &url)
+            .claim("nonce", json!(nonce))
+            .build();
+        response = finalize(proof).await.expect("finalize with nonce");
+    }
     assert_eq!(response.status(), 200, "finalize succeeds");
     let refresh_token = header(&response, "x-refresh-token");
     let body: Value = response.json().await.expect("json");
-    let access_token = body["access_token"].as_str().expect("access token").to_owned();
+    let access_token = body["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
     let claims = jwt_claims(&access_token);
     Session {
         key,
@@ -207,7 +237,10 @@ pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) 
     assert_eq!(response.status().as_u16(), status, "status for {code}");
     let body: Value = response.json().await.expect("error body is JSON");
     assert_eq!(body["code"], code, "code in {body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message in {body}"
+    );
     assert!(body["type"].as_str().is_some(), "type in {body}");
     body
 }

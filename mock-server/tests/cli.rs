@@ -1,0 +1,148 @@
+//! The `prelude-mock` binary: prints its URLs first, honours a config file and `--user`, and
+//! shuts down cleanly on Ctrl-C (SIGINT).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_prelude-mock"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line on stdout")
+    }
+
+    fn interrupt_and_wait(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        panic!("the server did not stop within 5 s of SIGINT");
+    }
+}
+
+fn url_of(line: &str, label: &str) -> String {
+    line.strip_prefix(label)
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("{label} in {line:?}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_urls_serves_and_stops_on_sigint() {
+    let running = Running::start(&["--port", "0", "--user", "cli@example.com:pw"]);
+    let api = url_of(&running.line(), "Prelude API:");
+    let control = url_of(&running.line(), "Control API:");
+    assert!(api.ends_with("/v1/session") && control.ends_with("/__mock"));
+    let body = reqwest::get(format!("{control}/users"))
+        .await
+        .expect("control")
+        .text()
+        .await
+        .expect("text");
+    assert!(body.contains("cli@example.com"));
+    let status = running.interrupt_and_wait();
+    assert!(status.success(), "clean exit, got {status}");
+}
+
+#[tokio::test]
+async fn the_binary_reads_policy_and_users_from_a_config_file() {
+    let dir = std::env::temp_dir().join(format!("prelude-mock-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("mock.toml");
+    std::fs::write(
+        &path,
+        "app_id = \"app_cli\"\n[policy]\nreuse_grace_seconds = 4\nnonce_mode = \"required\"\n\
+         [[users]]\nemail = \"file@example.com\"\npassword = \"pw\"\n",
+    )
+    .expect("write");
+    let running = Running::start(&["--port", "0", "--config", path.to_str().expect("utf-8")]);
+    let _api = running.line();
+    let control = url_of(&running.line(), "Control API:");
+    let policy: serde_json::Value = reqwest::get(format!("{control}/policy"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (
+            policy["reuse_grace_seconds"].as_i64(),
+            policy["nonce_mode"].as_str()
+        ),
+        (Some(4), Some("required"))
+    );
+    let users = reqwest::get(format!("{control}/users"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(users.contains("file@example.com"));
+    running.interrupt_and_wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_bad_config_file_is_a_clear_start_up_error() {
+    let dir = std::env::temp_dir().join(format!("prelude-mock-badcli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "[policy]\nreuse_grace = 4\n").expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_prelude-mock"))
+        .args(["--port", "0", "--config", path.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("reuse_grace"),
+        "stderr names the bad field: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn tls_mode_prints_the_certificate_path_and_spki_hash() {
+    let running = Running::start(&["--port", "0", "--tls"]);
+    assert!(running.line().contains("https://127.0.0.1:"));
+    let _control = running.line();
+    assert!(running.line().starts_with("Certificate:"));
+    let spki = url_of(&running.line(), "SPKI sha256:");
+    assert_eq!(spki.len(), 44);
+    running.interrupt_and_wait();
+}
