@@ -34,6 +34,7 @@ mod jose;
 mod journal;
 mod middleware;
 mod nonce;
+pub mod proof;
 mod replay;
 mod route;
 mod routes;

@@ -201,7 +201,11 @@ async fn a_proof_whose_jwk_has_private_members_is_rejected() {
 #[tokio::test]
 async fn a_proof_without_a_usable_jwk_is_rejected() {
     let (server, session, url) = setup().await;
-    let missing = session.key.proof_builder("POST", &url).build_without_jwk();
+    let missing = session
+        .key
+        .proof_builder("POST", &url)
+        .without_header("jwk")
+        .build();
     rejected(
         &server,
         &session.refresh_token,

@@ -2,12 +2,11 @@
 //! deliberately broken proofs, and a logged-in session helper. Everything goes over real HTTP.
 #![allow(dead_code, unreachable_pub)]
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use prelude_mock_server::proof::{ProofBuilder, ProofKey};
 use prelude_mock_server::{MockServer, MockServerBuilder, Policy};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Virtual "now" of every test server (2027-01-15).
 pub const NOW: i64 = 1_800_000_000;
@@ -36,58 +35,33 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().build().expect("client")
 }
 
-/// A client-side P-256 key.
-pub struct Key {
-    pair: EcdsaKeyPair,
-}
+/// A client-side P-256 key whose proofs are issued at the test clock's `NOW`.
+pub struct Key(ProofKey);
 
 impl Key {
     pub fn new() -> Self {
-        Self {
-            pair: EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("key"),
-        }
+        Self(ProofKey::generate())
     }
 
     pub fn jwk(&self) -> Value {
-        let point = self.pair.public_key().as_ref();
-        json!({"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]), "y": b64(&point[33..])})
+        serde_json::to_value(self.0.jwk()).expect("jwk")
     }
 
     pub fn thumbprint(&self) -> String {
-        let jwk = self.jwk();
-        let canonical = format!(
-            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
-            jwk["x"].as_str().unwrap_or_default(),
-            jwk["y"].as_str().unwrap_or_default()
-        );
-        b64(aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            canonical.as_bytes(),
-        ))
+        self.0.thumbprint()
     }
 
     pub fn sign(&self, input: &str) -> String {
-        b64(self
-            .pair
-            .sign(&SystemRandom::new(), input.as_bytes())
-            .expect("sign"))
+        self.0.sign(input)
     }
 
     /// A valid proof for `method url` at the test clock.
     pub fn proof(&self, method: &str, url: &str) -> String {
-        self.proof_builder(method, url).build()
+        self.0.proof(method, url, NOW)
     }
 
     pub fn proof_builder(&self, method: &str, url: &str) -> ProofBuilder<'_> {
-        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()});
-        let claims = json!({
-            "jti": uuid_like(), "htm": method, "htu": url, "iat": NOW,
-        });
-        ProofBuilder {
-            key: self,
-            header: header.as_object().cloned().unwrap_or_default(),
-            claims: claims.as_object().cloned().unwrap_or_default(),
-        }
+        self.0.builder(method, url, NOW)
     }
 }
 
@@ -95,44 +69,6 @@ pub fn uuid_like() -> String {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).expect("rng");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Builds proofs, including broken ones.
-pub struct ProofBuilder<'a> {
-    key: &'a Key,
-    pub header: Map<String, Value>,
-    pub claims: Map<String, Value>,
-}
-
-impl ProofBuilder<'_> {
-    pub fn header(mut self, name: &str, value: Value) -> Self {
-        self.header.insert(name.into(), value);
-        self
-    }
-
-    pub fn claim(mut self, name: &str, value: Value) -> Self {
-        self.claims.insert(name.into(), value);
-        self
-    }
-
-    pub fn without_claim(mut self, name: &str) -> Self {
-        self.claims.remove(name);
-        self
-    }
-
-    pub fn build_without_jwk(mut self) -> String {
-        self.header.remove("jwk");
-        self.build()
-    }
-
-    pub fn build(self) -> String {
-        let input = format!(
-            "{}.{}",
-            b64(Value::Object(self.header).to_string()),
-            b64(Value::Object(self.claims).to_string())
-        );
-        format!("{input}.{}", self.key.sign(&input))
-    }
 }
 
 /// A logged-in session: the client side of it.
