@@ -13,7 +13,8 @@ use crate::route::Route;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultAction {
-    /// Wait this long (real time), then handle the request normally.
+    /// Wait this long (real time), then apply the next fault queued for the route, or handle
+    /// the request normally if there is none.
     Delay {
         /// Milliseconds to wait.
         ms: u64,

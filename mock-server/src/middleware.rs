@@ -51,14 +51,15 @@ pub(crate) async fn observe(
     req.extensions_mut().insert(trace.clone());
     let connection = req.extensions().get::<ConnectionControl>().cloned();
 
-    let fault = route.and_then(|r| state.faults.take(r));
+    let mut fault = route.and_then(|r| state.faults.take(r));
     let injected = fault.is_some();
+    // A delay composes with the next fault queued for the route (a slow error, a slow reset).
+    while let Some(FaultAction::Delay { ms }) = fault {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        fault = route.and_then(|r| state.faults.take(r));
+    }
     let (response, drop_detail) = match fault {
-        None => (Some(next.run(req).await), None),
-        Some(FaultAction::Delay { ms }) => {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            (Some(next.run(req).await), None)
-        }
+        None | Some(FaultAction::Delay { .. }) => (Some(next.run(req).await), None),
         Some(FaultAction::Error {
             status,
             code,

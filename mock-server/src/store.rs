@@ -153,7 +153,7 @@ struct Session {
     access_not_before: i64,
     generation: u64,
     current_token: String,
-    /// The parent of the current token and when it was rotated, for the grace window.
+    /// When the current token replaced its parent, for the grace window.
     rotated_at: i64,
 }
 
@@ -651,8 +651,7 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn store_with_session(grace: i64) -> (Store, String) {
-        let _ = grace;
+    fn store_with_session() -> (Store, String) {
         let mut store = Store::default();
         let user = store
             .create_user("ada@example.com", "pw", None)
@@ -666,7 +665,7 @@ mod tests {
 
     #[test]
     fn a_refresh_rotates_and_the_old_token_is_then_reuse() {
-        let (mut store, t0) = store_with_session(0);
+        let (mut store, t0) = store_with_session();
         let spent = store
             .spend(&t0, "jkt1", 101, 0, Spend::Refresh)
             .expect("rotates");
@@ -688,7 +687,7 @@ mod tests {
 
     #[test]
     fn the_grace_window_returns_the_same_successor_to_the_parent_only() {
-        let (mut store, t0) = store_with_session(5);
+        let (mut store, t0) = store_with_session();
         let t1 = store
             .spend(&t0, "jkt1", 100, 5, Spend::Refresh)
             .expect("rotate")
@@ -711,7 +710,7 @@ mod tests {
 
     #[test]
     fn another_key_is_refused_without_revoking() {
-        let (mut store, t0) = store_with_session(0);
+        let (mut store, t0) = store_with_session();
         let (reason, _) = store
             .spend(&t0, "other", 101, 0, Spend::Refresh)
             .expect_err("mismatch");

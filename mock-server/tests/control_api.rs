@@ -407,3 +407,33 @@ async fn duplicate_users_and_challenges_for_unknown_users_are_refused() {
         .expect_err("unknown");
     assert_eq!(unknown.status(), Some(404));
 }
+
+#[tokio::test]
+async fn a_delay_composes_with_the_next_fault_for_the_route() {
+    let server = server().await;
+    let session = login(&server, "ada@example.com").await;
+    let control = server.control();
+    control
+        .add_fault(&Fault::new(Route::Refresh, FaultAction::Delay { ms: 200 }))
+        .await
+        .expect("fault");
+    let error = FaultAction::Error {
+        status: 500,
+        code: "internal".into(),
+        message: None,
+    };
+    control
+        .add_fault(&Fault::new(Route::Refresh, error))
+        .await
+        .expect("fault");
+    let started = Instant::now();
+    let response = refresh_with(&server, &session.key, &session.refresh_token).await;
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    expect_error(response, 500, "internal").await;
+    assert_eq!(
+        refresh_with(&server, &session.key, &session.refresh_token)
+            .await
+            .status(),
+        200
+    );
+}

@@ -2,7 +2,7 @@
 //! challenges, policy, clock, faults, session control, journal, stats, reset. Not journaled.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -278,7 +278,7 @@ async fn stats(State(state): State<AppState>) -> Response {
     response
 }
 
-async fn reset(State(state): State<AppState>, _headers: HeaderMap) -> Result<StatusCode, ApiError> {
+async fn reset(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
     state.reset().map_err(|e| invalid(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,261 @@
+//! One exchange with the Prelude API: the DPoP proof and its single `use_dpop_nonce` retry,
+//! capture of the nonce and of the clock skew (`Date`), decoding of error bodies, and the
+//! backoff schedule. It knows whether a failed request may have reached the server, which
+//! is what decides if a single-use refresh token may be sent again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder};
+use serde::Deserialize;
+use time::PrimitiveDateTime;
+use time::macros::format_description;
+
+use crate::dpop::{DpopSigner, proof};
+use crate::error::{Error, ErrorKind, transport};
+
+/// How transient failures (network, 5xx, 429) are retried: capped exponential backoff with
+/// full jitter, `Retry-After` honoured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub max_attempts: u32,
+    /// Delay before the first retry (before jitter).
+    pub base_delay: Duration,
+    /// Upper bound of any delay.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after failed attempt number `attempt` (1-based).
+    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exponential = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let capped = exponential.min(self.max_delay);
+        let mut byte = [0u8; 2];
+        let jitter = match getrandom::fill(&mut byte) {
+            Ok(()) => f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX),
+            Err(_) => 1.0,
+        };
+        let jittered = capped.mul_f64(jitter);
+        retry_after.map_or(jittered, |server| server.min(self.max_delay).max(jittered))
+    }
+}
+
+/// A server answer, fully read.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+impl Answer {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The Prelude error code of an error answer.
+    pub(crate) fn code(&self) -> Option<String> {
+        serde_json::from_slice::<ErrorBody>(&self.body)
+            .ok()
+            .and_then(|b| b.code)
+    }
+
+    /// The answer as an error of the right kind.
+    pub(crate) fn error(&self) -> Error {
+        let body = serde_json::from_slice::<ErrorBody>(&self.body).ok();
+        let code = body.as_ref().and_then(|b| b.code.clone());
+        let message = body
+            .and_then(|b| b.message)
+            .unwrap_or_else(|| format!("the server answered {}", self.status));
+        let kind = match (self.status, code.as_deref()) {
+            (401, _) => ErrorKind::Unauthorized,
+            (403, Some("auth_blocked" | "suspended_account")) => ErrorKind::Terminated,
+            _ => ErrorKind::Server,
+        };
+        Error::server(kind, self.status, code, message)
+    }
+
+    /// Transient: worth retrying (the server did not process the request).
+    pub(crate) fn is_transient(&self) -> bool {
+        self.status == 429 || self.status >= 500
+    }
+
+    /// `Retry-After` in seconds.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after")?
+            .parse::<u64>()
+            .ok()
+            .map(Duration::from_secs)
+    }
+
+    /// Local clock minus the server's `Date`; 0 when absent or unreadable.
+    pub(crate) fn skew(&self, local_now: i64) -> i64 {
+        let format = format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        self.header("date")
+            .and_then(|date| PrimitiveDateTime::parse(date, &format).ok())
+            .map_or(0, |date| local_now - date.assume_utc().unix_timestamp())
+    }
+}
+
+/// How a request failed before an answer could be read.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The request never reached the server (connection refused, DNS): safe to send again.
+    NotSent(Error),
+    /// It may have reached the server; its outcome is unknown.
+    Unknown(Error),
+    /// Anything else (signing, a nonce challenge without a nonce, ...).
+    Other(Error),
+}
+
+impl Failure {
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Self::NotSent(e) | Self::Unknown(e) | Self::Other(e) => e,
+        }
+    }
+}
+
+/// What to sign proofs with, and the nonce to put in them (updated from every answer).
+pub(crate) struct Dpop {
+    pub(crate) signer: Arc<dyn DpopSigner>,
+    pub(crate) nonce: Option<String>,
+    /// Server time = local time - skew.
+    pub(crate) skew: i64,
+}
+
+/// Sends one request (and, on `use_dpop_nonce`, one retry with a fresh proof).
+pub(crate) async fn exchange(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    now: i64,
+    mut dpop: Option<&mut Dpop>,
+    build: impl Fn(RequestBuilder) -> RequestBuilder,
+) -> Result<Answer, Failure> {
+    let mut nonce_retry_used = false;
+    loop {
+        let mut request = build(http.request(method.clone(), url));
+        if let Some(dpop) = dpop.as_deref() {
+            let proof = proof(
+                dpop.signer.as_ref(),
+                method.as_str(),
+                url,
+                now - dpop.skew,
+                dpop.nonce.as_deref(),
+            )
+            .map_err(Failure::Other)?;
+            request = request.header("DPoP", proof);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_connect() {
+                Failure::NotSent(transport(&e))
+            } else {
+                Failure::Unknown(transport(&e))
+            }
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Failure::Unknown(transport(&e)))?
+            .to_vec();
+        let answer = Answer {
+            status,
+            headers,
+            body,
+        };
+        let Some(dpop) = dpop.as_deref_mut() else {
+            return Ok(answer);
+        };
+        let offered = answer.header("dpop-nonce").map(str::to_owned);
+        if offered.is_some() {
+            dpop.nonce.clone_from(&offered);
+        }
+        let challenged = !answer.is_success() && answer.code().as_deref() == Some("use_dpop_nonce");
+        if !challenged || nonce_retry_used {
+            return Ok(answer);
+        }
+        if offered.is_none() {
+            return Err(Failure::Other(Error::bad_response(
+                "the server asked for a DPoP nonce but sent none",
+            )));
+        }
+        nonce_retry_used = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let policy = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(800),
+        };
+        for attempt in 1..10 {
+            let delay = policy.delay(attempt, None);
+            assert!(
+                delay <= Duration::from_millis(800),
+                "attempt {attempt}: {delay:?}"
+            );
+        }
+        let waited = policy.delay(1, Some(Duration::from_millis(500)));
+        assert!(waited >= Duration::from_millis(500));
+    }
+
+    #[test]
+    fn skew_is_read_from_the_date_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "date",
+            "Sun, 06 Nov 1994 08:49:37 GMT".parse().expect("header"),
+        );
+        let answer = Answer {
+            status: 200,
+            headers,
+            body: Vec::new(),
+        };
+        assert_eq!(answer.skew(784_111_777 + 30), 30);
+        let none = Answer {
+            status: 200,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        };
+        assert_eq!(none.skew(5), 0);
+    }
+}
