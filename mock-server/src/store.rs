@@ -78,6 +78,7 @@ impl Device {
         } else if lower.contains("(web)") || lower.contains("mozilla") {
             ("Web browser", DeviceType::Desktop, None)
         } else if lower.contains("macintosh")
+            || lower.contains("macos")
             || lower.contains("windows")
             || lower.contains("linux")
         {

@@ -94,6 +94,11 @@ impl SessionClientBuilder {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                .user_agent(format!(
+                    "prelude-session/{} (Rust; {})",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::OS
+                ))
                 .build()
                 .map_err(|e| {
                     Error::new(

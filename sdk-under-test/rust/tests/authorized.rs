@@ -78,11 +78,17 @@ async fn list_sessions_returns_typed_sessions_and_paginates() {
         (3, 2, 1, 2)
     );
     let session = &page.sessions[0];
-    assert_eq!(
-        session.device_type,
-        DeviceType::Unknown,
-        "no user agent sent"
-    );
+    // The client's User-Agent names its OS, which the mock turns into a device type.
+    let expected = if cfg!(any(
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "windows"
+    )) {
+        DeviceType::Desktop
+    } else {
+        DeviceType::Unknown
+    };
+    assert_eq!(session.device_type, expected);
     assert_eq!(session.created_at.unix_timestamp(), common::NOW);
     let error = client
         .list_sessions(Some(0), None)
