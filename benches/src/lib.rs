@@ -1,13 +1,55 @@
-//! Shared pieces of the benchmarks: a minimal raw-HTTP session client that logs in and
-//! refreshes with real DPoP proofs, so server throughput is measured over loopback HTTP.
-//!
-//! It is deliberately not an SDK (no cache, no coalescing): it measures the server.
+//! Shared pieces of the benchmarks: a minimal raw-HTTP session client (real DPoP proofs, no
+//! cache, no coalescing) to load the server and to build the "naive" and "mutex" refresh
+//! strategies the reference client is compared with; bench modes; result files.
 
+pub mod contention;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prelude_mock_server::MockServer;
 use prelude_mock_server::proof::ProofKey;
 use serde_json::json;
+
+/// Errors of the raw client (benchmarks only report them).
+pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How much work a bench binary does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `cargo test` (no `--bench`): the smallest run that exercises every path, so benches
+    /// cannot rot.
+    Smoke,
+    /// `cargo bench` with `BENCH_MODE=quick`: every configuration, few repetitions.
+    Quick,
+    /// `cargo bench`: every configuration, enough repetitions for stable percentiles.
+    Full,
+}
+
+impl Mode {
+    /// Reads the mode from the arguments cargo passes and `BENCH_MODE`.
+    pub fn detect() -> Self {
+        if !std::env::args().any(|a| a == "--bench") {
+            return Self::Smoke;
+        }
+        match std::env::var("BENCH_MODE").as_deref() {
+            Ok("quick") => Self::Quick,
+            Ok("smoke") => Self::Smoke,
+            _ => Self::Full,
+        }
+    }
+}
+
+/// Where bench binaries write machine-readable results (`target/bench-results/`).
+pub fn results_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("bench-results");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
 
 /// Unix seconds now (the benches run the server on the system clock).
 pub fn now() -> i64 {
@@ -16,26 +58,34 @@ pub fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// One client's session: its key and current refresh token.
-#[derive(Debug)]
+/// One session held by the raw client: its key and current refresh token.
+#[derive(Debug, Clone)]
 pub struct RawSession {
-    key: ProofKey,
-    refresh_token: String,
+    /// The session's DPoP key.
+    pub key: Arc<ProofKey>,
+    /// The current refresh token.
+    pub refresh_token: String,
 }
 
-/// Errors of the raw client (benchmarks only report them).
-pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
-
 impl RawSession {
-    /// Creates a user and logs in with a fresh key.
+    /// Creates a user (unless `email` exists) and logs in with a fresh key.
     pub async fn login(
         server: &MockServer,
         http: &reqwest::Client,
         email: &str,
     ) -> Result<Self, BenchError> {
-        let user = server.control().create_user(email, "pw").await?;
-        let challenge = server.control().challenge_for(&user.id).await?;
-        let key = ProofKey::generate();
+        let control = server.control();
+        let user = match control.create_user(email, "pw").await {
+            Ok(user) => user,
+            Err(_) => control
+                .users()
+                .await?
+                .into_iter()
+                .find(|u| u.email == email)
+                .ok_or("no user")?,
+        };
+        let challenge = control.challenge_for(&user.id).await?;
+        let key = Arc::new(ProofKey::generate());
         let url = format!("{}/login/finalize", server.api_url());
         let response = http
             .post(&url)
@@ -50,18 +100,29 @@ impl RawSession {
 
     /// One refresh: sign a proof, send, keep the rotated token.
     pub async fn refresh(&mut self, http: &reqwest::Client, url: &str) -> Result<(), BenchError> {
-        let response = http
-            .post(url)
-            .header("DPoP", self.key.proof("POST", url, now()))
-            .header("X-Refresh-Token", &self.refresh_token)
-            .send()
-            .await?
-            .error_for_status()?;
-        self.refresh_token = next_token(&response)?;
-        // Read the body so the connection goes back to the pool.
-        response.bytes().await?;
+        self.refresh_token = spend(http, url, &self.key, &self.refresh_token).await?;
         Ok(())
     }
+}
+
+/// Presents `token` to `/refresh` once and returns its successor.
+pub async fn spend(
+    http: &reqwest::Client,
+    url: &str,
+    key: &ProofKey,
+    token: &str,
+) -> Result<String, BenchError> {
+    let response = http
+        .post(url)
+        .header("DPoP", key.proof("POST", url, now()))
+        .header("X-Refresh-Token", token)
+        .send()
+        .await?
+        .error_for_status()?;
+    let next = next_token(&response)?;
+    // Read the body so the connection goes back to the pool.
+    response.bytes().await?;
+    Ok(next)
 }
 
 fn next_token(response: &reqwest::Response) -> Result<String, BenchError> {

@@ -279,6 +279,49 @@ impl Verifier<'_> {
     }
 }
 
+/// Verifies a DPoP proof the way the server does (structure, ES256 signature, `htm`, `htu`,
+/// `iat` window), without nonce or replay checks, and returns the key's thumbprint (`jkt`).
+/// For tools and benchmarks that need the server's verdict on a proof without a server.
+///
+/// ```
+/// use prelude_mock_server::{Reason, proof::ProofKey, verify_proof};
+///
+/// let key = ProofKey::generate();
+/// let url = "http://127.0.0.1:8910/v1/session/refresh";
+/// let proof = key.proof("POST", url, 1_000);
+/// assert_eq!(verify_proof(&proof, "POST", url, 1_000, 60), Ok(key.thumbprint()));
+/// assert_eq!(verify_proof(&proof, "GET", url, 1_000, 60), Err(Reason::MethodMismatch));
+/// ```
+pub fn verify_proof(
+    proof: &str,
+    method: &str,
+    url: &str,
+    now: i64,
+    iat_window: i64,
+) -> Result<String, Reason> {
+    let parsed = parse(proof).map_err(|e| e.reason)?;
+    let uri: Uri = url.parse().map_err(|_| Reason::UrlMismatch)?;
+    let expected = Expected {
+        method,
+        scheme: uri.scheme_str().unwrap_or("http"),
+        authority: uri.authority().map_or("", |a| a.as_str()),
+        path: uri.path(),
+    };
+    let policy = Policy {
+        iat_window_seconds: iat_window,
+        ..Policy::default()
+    };
+    let (nonces, replay) = (NonceSource::new(), ReplayCache::new());
+    Verifier {
+        nonces: &nonces,
+        replay: &replay,
+        policy: &policy,
+        now,
+    }
+    .verify(&parsed, &expected)?;
+    Ok(parsed.jkt)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

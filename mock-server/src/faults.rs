@@ -53,6 +53,17 @@ fn one() -> u32 {
     1
 }
 
+impl FaultAction {
+    /// An error answer with the given status and Prelude code and a default message.
+    pub fn error(status: u16, code: impl Into<String>) -> Self {
+        Self::Error {
+            status,
+            code: code.into(),
+            message: None,
+        }
+    }
+}
+
 impl Fault {
     /// A fault for the next request to `route`.
     pub fn new(route: Route, action: FaultAction) -> Self {

@@ -49,7 +49,7 @@ pub use api_error::{ErrorBody, Reason};
 pub use clock::ClockReading;
 pub use config::{NonceMode, Policy, SeedUser, ServerConfig};
 pub use control_client::ControlClient;
-pub use dpop::ProofSummary;
+pub use dpop::{ProofSummary, verify_proof};
 pub use error::{Error, ErrorKind};
 pub use faults::{Fault, FaultAction};
 pub use jose::EcJwk;

@@ -35,7 +35,7 @@ struct Cli {
     /// PEM private key for --tls.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// TOML configuration file (app_id, issuer, control_token, signing_key, [policy], [[users]]).
+    /// TOML configuration file (app_id, issuer, control_token, signing_key, `[policy]`, `[[users]]`).
     #[arg(long, short, env = "PRELUDE_MOCK_CONFIG")]
     config: Option<PathBuf>,
     /// Seed user as EMAIL:PASSWORD (repeatable).

@@ -96,14 +96,7 @@ async fn the_date_header_follows_the_virtual_clock() {
 async fn an_error_fault_answers_the_next_n_requests_then_stops() {
     let server = server().await;
     let session = login(&server, "ada@example.com").await;
-    let fault = Fault::new(
-        Route::Refresh,
-        FaultAction::Error {
-            status: 503,
-            code: "internal".into(),
-            message: None,
-        },
-    );
+    let fault = Fault::new(Route::Refresh, FaultAction::error(503, "internal"));
     server
         .control()
         .add_fault(&fault.times(2))
@@ -417,11 +410,7 @@ async fn a_delay_composes_with_the_next_fault_for_the_route() {
         .add_fault(&Fault::new(Route::Refresh, FaultAction::Delay { ms: 200 }))
         .await
         .expect("fault");
-    let error = FaultAction::Error {
-        status: 500,
-        code: "internal".into(),
-        message: None,
-    };
+    let error = FaultAction::error(500, "internal");
     control
         .add_fault(&Fault::new(Route::Refresh, error))
         .await

@@ -838,16 +838,8 @@ impl SessionClient {
         loop {
             attempt += 1;
             let response = self.authorized(|http| http.get(&url).query(&query)).await?;
-            let status = response.status().as_u16();
-            let retry = (status == 429 || status >= 500) && attempt < self.inner.retry.max_attempts;
-            let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(|e| transport(&e))?.to_vec();
-            let answer = Answer {
-                status,
-                headers,
-                body,
-            };
-            if retry {
+            let answer = Answer::read(response).await.map_err(|e| transport(&e))?;
+            if answer.is_transient() && attempt < self.inner.retry.max_attempts {
                 tokio::time::sleep(self.inner.retry.delay(attempt, answer.retry_after())).await;
                 continue;
             }
@@ -868,14 +860,7 @@ impl SessionClient {
         let response = self
             .authorized(|http| http.post(&url).query(&query))
             .await?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| transport(&e))?.to_vec();
-        let answer = Answer {
-            status,
-            headers,
-            body,
-        };
+        let answer = Answer::read(response).await.map_err(|e| transport(&e))?;
         if !answer.is_success() {
             return Err(answer.error());
         }

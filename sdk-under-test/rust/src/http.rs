@@ -69,6 +69,18 @@ struct ErrorBody {
 }
 
 impl Answer {
+    /// Reads a whole response; a body that cannot be read is a transport failure.
+    pub(crate) async fn read(response: reqwest::Response) -> Result<Self, reqwest::Error> {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.to_vec();
+        Ok(Self {
+            status,
+            headers,
+            body,
+        })
+    }
+
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .get(name)
@@ -184,18 +196,9 @@ pub(crate) async fn exchange(
                 Failure::Unknown(transport(&e))
             }
         })?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let answer = Answer::read(response)
             .await
-            .map_err(|e| Failure::Unknown(transport(&e)))?
-            .to_vec();
-        let answer = Answer {
-            status,
-            headers,
-            body,
-        };
+            .map_err(|e| Failure::Unknown(transport(&e)))?;
         let Some(dpop) = dpop.as_deref_mut() else {
             return Ok(answer);
         };

@@ -42,11 +42,7 @@ async fn a_failed_refresh_is_shared_by_every_caller_of_the_flight_and_not_retrie
         .add_fault(&Fault::new(Route::Refresh, FaultAction::Delay { ms: 300 }))
         .await
         .expect("fault");
-    let error = FaultAction::Error {
-        status: 503,
-        code: "internal".into(),
-        message: None,
-    };
+    let error = FaultAction::error(503, "internal");
     control
         .add_fault(&Fault::new(Route::Refresh, error))
         .await

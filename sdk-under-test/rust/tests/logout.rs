@@ -55,11 +55,7 @@ async fn concurrent_logouts_share_one_revoke_request() {
 async fn logout_wipes_even_when_the_server_call_fails() {
     let f = fixture().await;
     let client = f.logged_in().await;
-    let fault = FaultAction::Error {
-        status: 503,
-        code: "internal".into(),
-        message: None,
-    };
+    let fault = FaultAction::error(503, "internal");
     f.server
         .control()
         .add_fault(&Fault::new(Route::Revoke, fault))

@@ -95,11 +95,7 @@ async fn a_blank_session_id_is_refused_before_any_request() {
 async fn a_failed_revoke_wipes_nothing() {
     let f = fixture().await;
     let mine = f.logged_in().await;
-    let fault = FaultAction::Error {
-        status: 503,
-        code: "internal".into(),
-        message: None,
-    };
+    let fault = FaultAction::error(503, "internal");
     f.server
         .control()
         .add_fault(&Fault::new(Route::MeRevoke, fault))

@@ -9,21 +9,13 @@ use common::{fast_retries, fixture, fixture_with};
 use prelude_mock_server::{Fault, FaultAction, Policy, Route};
 use prelude_session::{ErrorKind, SessionClient};
 
-fn error_fault(status: u16, code: &str) -> FaultAction {
-    FaultAction::Error {
-        status,
-        code: code.into(),
-        message: None,
-    }
-}
-
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff_until_the_refresh_succeeds() {
     let f = fixture().await;
     let client = f.logged_in().await;
     f.server
         .control()
-        .add_fault(&Fault::new(Route::Refresh, error_fault(503, "internal")).times(2))
+        .add_fault(&Fault::new(Route::Refresh, FaultAction::error(503, "internal")).times(2))
         .await
         .expect("fault");
     client.invalidate_cache();
@@ -45,7 +37,7 @@ async fn rate_limiting_is_retried_and_gives_up_after_the_attempts() {
     let client = f.logged_in().await;
     f.server
         .control()
-        .add_fault(&Fault::new(Route::Refresh, error_fault(429, "rate_limited")).times(3))
+        .add_fault(&Fault::new(Route::Refresh, FaultAction::error(429, "rate_limited")).times(3))
         .await
         .expect("fault");
     client.invalidate_cache();

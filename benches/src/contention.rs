@@ -1,0 +1,217 @@
+//! Refresh contention: N callers ask for a token at the same instant after the cached one was
+//! invalidated. Three strategies, measured side by side against the real mock server:
+//!
+//! - `single_flight`: the reference client (`prelude-session`): one request, shared outcome;
+//! - `mutex`: callers queue on a lock; the holder refreshes, the others re-check the cache;
+//! - `naive`: every caller refreshes on its own with the token it has (what a client without
+//!   coalescing does); the server sees N requests with one token and N-1 reuses.
+//!
+//! The server's stats are the oracle for requests and reuse; latencies are per caller, from
+//! the burst's start.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prelude_mock_server::{MockServer, Route};
+use prelude_session::SessionClient;
+use serde::Serialize;
+use tokio::sync::{Mutex, Semaphore, watch};
+
+use crate::{BenchError, RawSession, spend};
+
+/// Connections the raw clients may have open at once (the OS limits sockets).
+pub const POOL: usize = 1024;
+
+/// A refresh strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// The reference client.
+    SingleFlight,
+    /// A lock around refresh-and-recheck.
+    Mutex,
+    /// No coordination.
+    Naive,
+}
+
+impl Strategy {
+    /// All strategies, in report order.
+    pub const ALL: [Strategy; 3] = [Strategy::SingleFlight, Strategy::Mutex, Strategy::Naive];
+
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SingleFlight => "single_flight",
+            Self::Mutex => "mutex",
+            Self::Naive => "naive",
+        }
+    }
+}
+
+/// What one burst did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Burst {
+    /// Strategy measured.
+    pub strategy: Strategy,
+    /// Concurrent callers.
+    pub callers: usize,
+    /// Refresh requests the server counted.
+    pub server_refreshes: u64,
+    /// Refresh requests that presented a token already presented in this burst.
+    pub reused: u64,
+    /// Callers that got a token.
+    pub succeeded: usize,
+    /// From the start signal to the last caller's answer.
+    pub wall: Duration,
+    /// Every caller's latency from the start signal, sorted.
+    pub latencies: Vec<Duration>,
+}
+
+/// The `q` quantile (0..=1) of sorted latencies.
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Everything a burst needs, prepared before the clock starts.
+pub struct Bench {
+    server: MockServer,
+    http: reqwest::Client,
+    url: String,
+    next_user: std::sync::atomic::AtomicUsize,
+}
+
+impl Bench {
+    /// Starts a mock server on loopback (system clock) for the bursts.
+    pub async fn start() -> Result<Self, BenchError> {
+        let server = MockServer::start().await?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(POOL)
+            .build()?;
+        let url = format!("{}/refresh", server.api_url());
+        Ok(Self {
+            server,
+            http,
+            url,
+            next_user: Default::default(),
+        })
+    }
+
+    /// The server the bursts run against.
+    pub fn server(&self) -> &MockServer {
+        &self.server
+    }
+
+    /// Refresh requests since the journal was cleared, and how many of them presented a token
+    /// that an earlier request had already presented.
+    async fn refresh_count(&self) -> Result<(u64, u64), BenchError> {
+        let journal = self
+            .server
+            .control()
+            .journal(0, Some(Route::Refresh))
+            .await?;
+        let distinct: std::collections::HashSet<_> = journal
+            .iter()
+            .filter_map(|e| e.refresh_token.as_ref())
+            .collect();
+        let presented = journal.iter().filter(|e| e.refresh_token.is_some()).count();
+        Ok((journal.len() as u64, (presented - distinct.len()) as u64))
+    }
+
+    async fn fresh_session(&self) -> Result<RawSession, BenchError> {
+        let n = self
+            .next_user
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        RawSession::login(&self.server, &self.http, &format!("bench-{n}@example.com")).await
+    }
+
+    /// One burst of `callers` concurrent refreshes with `strategy`.
+    pub async fn burst(&self, strategy: Strategy, callers: usize) -> Result<Burst, BenchError> {
+        let (go, start_signal) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        match strategy {
+            Strategy::SingleFlight => {
+                let client = SessionClient::builder(self.server.url())
+                    .http_client(self.http.clone())
+                    .build()?;
+                let n = self
+                    .next_user
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let email = format!("bench-{n}@example.com");
+                let user = self.server.control().create_user(&email, "pw").await?;
+                let challenge = self.server.control().challenge_for(&user.id).await?;
+                client.finalize_login(&challenge, None).await?;
+                client.invalidate_cache();
+                for _ in 0..callers {
+                    let (client, mut signal) = (client.clone(), start_signal.clone());
+                    tasks.spawn(async move {
+                        let _ = signal.wait_for(|go| *go).await;
+                        (client.refresh().await.is_ok(), Instant::now())
+                    });
+                }
+            }
+            Strategy::Mutex => {
+                // (session, cache is fresh)
+                let shared = Arc::new(Mutex::new((self.fresh_session().await?, false)));
+                for _ in 0..callers {
+                    let (shared, mut signal) = (shared.clone(), start_signal.clone());
+                    let (http, url) = (self.http.clone(), self.url.clone());
+                    tasks.spawn(async move {
+                        let _ = signal.wait_for(|go| *go).await;
+                        let mut guard = shared.lock().await;
+                        if !guard.1 {
+                            guard.1 = guard.0.refresh(&http, &url).await.is_ok();
+                        }
+                        (guard.1, Instant::now())
+                    });
+                }
+            }
+            Strategy::Naive => {
+                let session = self.fresh_session().await?;
+                let pool = Arc::new(Semaphore::new(POOL));
+                for _ in 0..callers {
+                    let (session, mut signal, pool) =
+                        (session.clone(), start_signal.clone(), pool.clone());
+                    let (http, url) = (self.http.clone(), self.url.clone());
+                    tasks.spawn(async move {
+                        let _ = signal.wait_for(|go| *go).await;
+                        let Ok(_permit) = pool.acquire().await else {
+                            return (false, Instant::now());
+                        };
+                        let ok = spend(&http, &url, &session.key, &session.refresh_token)
+                            .await
+                            .is_ok();
+                        (ok, Instant::now())
+                    });
+                }
+            }
+        }
+        self.server.control().clear_journal().await?;
+        // Let every task reach its wait before the clock starts.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
+        go.send_replace(true);
+        let mut latencies = Vec::with_capacity(callers);
+        let mut succeeded = 0;
+        while let Some(outcome) = tasks.join_next().await {
+            let (ok, done) = outcome?;
+            latencies.push(done.saturating_duration_since(started));
+            succeeded += usize::from(ok);
+        }
+        let wall = latencies.iter().copied().max().unwrap_or_default();
+        latencies.sort();
+        let (server_refreshes, reused) = self.refresh_count().await?;
+        Ok(Burst {
+            strategy,
+            callers,
+            server_refreshes,
+            reused,
+            succeeded,
+            wall,
+            latencies,
+        })
+    }
+}
