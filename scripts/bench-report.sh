@@ -10,5 +10,5 @@ case "$mode" in
   full)  criterion_args=() ;;
   *) echo "usage: $0 [quick|full]" >&2; exit 2 ;;
 esac
-BENCH_MODE="$mode" cargo bench -p prelude-benches -- "${criterion_args[@]}"
+BENCH_MODE="$mode" cargo bench -p prelude-benches --benches -- "${criterion_args[@]}"
 BENCH_MODE="$mode" cargo run --quiet --release -p prelude-benches --bin bench-report

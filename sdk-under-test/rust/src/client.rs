@@ -342,6 +342,9 @@ impl Inner {
     }
 
     async fn store_lock(&self) -> Result<Option<crate::store::StoreLock>, Error> {
+        if !self.store.lock_blocks() {
+            return self.store.lock();
+        }
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.lock())
             .await
@@ -438,6 +441,18 @@ impl Inner {
             }
             self.remember_nonce(epoch, dpop.nonce);
             return Err(error);
+        }
+    }
+
+    /// Keeps a `DPoP-Nonce` from any answer (Bearer routes too) for the next proof.
+    fn note_nonce(&self, headers: &reqwest::header::HeaderMap) {
+        let nonce = headers
+            .get("dpop-nonce")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if nonce.is_some() {
+            let epoch = self.local().epoch;
+            self.remember_nonce(epoch, nonce);
         }
     }
 
@@ -797,6 +812,7 @@ impl SessionClient {
             .send()
             .await
             .map_err(|e| transport(&e))?;
+        self.inner.note_nonce(first.headers());
         if first.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(first);
         }
@@ -811,11 +827,15 @@ impl SessionClient {
             self.invalidate_cache();
         }
         match self.refresh().await {
-            Ok(fresh) => build(&self.inner.http)
-                .bearer_auth(&fresh.access_token)
-                .send()
-                .await
-                .map_err(|e| transport(&e)),
+            Ok(fresh) => {
+                let retried = build(&self.inner.http)
+                    .bearer_auth(&fresh.access_token)
+                    .send()
+                    .await
+                    .map_err(|e| transport(&e))?;
+                self.inner.note_nonce(retried.headers());
+                Ok(retried)
+            }
             Err(_) => Ok(first),
         }
     }

@@ -72,6 +72,12 @@ pub trait Store: Send + Sync + 'static {
     fn lock(&self) -> Result<Option<StoreLock>, Error> {
         Ok(None)
     }
+
+    /// Whether [`Store::lock`] may block; the client then calls it off the async runtime.
+    /// Return `false` only if `lock` returns at once.
+    fn lock_blocks(&self) -> bool {
+        true
+    }
 }
 
 /// Keeps the session in memory only.
@@ -104,6 +110,10 @@ impl Store for MemoryStore {
     fn clear(&self) -> Result<(), Error> {
         *self.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
+    }
+
+    fn lock_blocks(&self) -> bool {
+        false
     }
 }
 

@@ -114,3 +114,29 @@ async fn a_non_exportable_signer_is_used_and_its_key_never_reaches_the_store() {
     restarted.invalidate_cache();
     restarted.refresh().await.expect("refresh after restart");
 }
+
+#[tokio::test]
+async fn a_nonce_from_a_bearer_route_is_kept_for_the_next_proof() {
+    let f = fixture_with(Policy::default()).await;
+    let client = f.logged_in().await;
+    // Nonces start being required after login: the first answer to carry one is /me/list's.
+    f.server
+        .control()
+        .update_policy(|p| p.nonce_mode = NonceMode::Required)
+        .await
+        .expect("policy");
+    client.list_sessions(None, None).await.expect("list");
+    client.invalidate_cache();
+    client.refresh().await.expect("refresh");
+    let refreshes = f
+        .server
+        .control()
+        .journal(0, Some(Route::Refresh))
+        .await
+        .expect("journal");
+    assert_eq!(
+        refreshes.len(),
+        1,
+        "the nonce from /me/list was used: no use_dpop_nonce round trip"
+    );
+}
