@@ -17,10 +17,11 @@ use tower::ServiceExt;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
+/// Heap bytes still held since `region` started. stats_alloc already books realloc growth
+/// and shrinkage into `bytes_allocated` / `bytes_deallocated`.
 fn held(region: &Region<'_, System>) -> i64 {
     let change = region.change();
     change.bytes_allocated as i64 - change.bytes_deallocated as i64
-        + change.bytes_reallocated as i64
 }
 
 fn replay_bytes_per_jti(entries: usize) -> f64 {
