@@ -311,9 +311,11 @@ pub fn verify_proof(
         iat_window_seconds: iat_window,
         ..Policy::default()
     };
-    let (nonces, replay) = (NonceSource::new(), ReplayCache::new());
+    // Nonces are off here, so one source serves every call; a fresh cache per call means no replay check.
+    static NONCES: std::sync::OnceLock<NonceSource> = std::sync::OnceLock::new();
+    let (nonces, replay) = (NONCES.get_or_init(NonceSource::new), ReplayCache::new());
     Verifier {
-        nonces: &nonces,
+        nonces,
         replay: &replay,
         policy: &policy,
         now,

@@ -150,7 +150,7 @@ async fn oversized_headers_are_refused_with_431() {
 }
 
 #[tokio::test]
-async fn no_success_is_a_200_with_an_empty_body() {
+async fn the_session_list_answers_200_with_a_body_never_an_empty_200() {
     let server = server().await;
     let session = login(&server, "ada@example.com").await;
     let list = http()

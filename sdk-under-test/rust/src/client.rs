@@ -263,18 +263,21 @@ impl Inner {
         });
     }
 
+    /// The key that signs for `session`: the configured signer, else its stored software key.
+    fn signer_for(&self, session: &StoredSession) -> Result<Arc<dyn DpopSigner>, Error> {
+        match (&self.fixed_signer, &session.dpop_key) {
+            (Some(signer), _) => Ok(signer.clone()),
+            (None, Some(key)) => Ok(Arc::new(SoftwareKey::from_exported(key)?)),
+            (None, None) => Err(Error::new(
+                ErrorKind::Store,
+                "the stored session has no DPoP key and no signer is configured",
+            )),
+        }
+    }
+
     /// Makes `session` the local one, with its signer and decoded user.
     fn adopt(&self, local: &mut Local, session: StoredSession) -> Result<(), Error> {
-        let signer: Arc<dyn DpopSigner> = match (&self.fixed_signer, &session.dpop_key) {
-            (Some(signer), _) => signer.clone(),
-            (None, Some(key)) => Arc::new(SoftwareKey::from_exported(key)?),
-            (None, None) => {
-                return Err(Error::new(
-                    ErrorKind::Store,
-                    "the stored session has no DPoP key and no signer is configured",
-                ));
-            }
-        };
+        let signer = self.signer_for(&session)?;
         local.user = match (&session.access_token, session.access_expires_at) {
             (Some(token), Some(expires_at)) => claims(token).ok().map(|profile| User {
                 access_token: token.clone(),
@@ -490,19 +493,10 @@ impl Inner {
             let mut local = self.local();
             let stored = self.store.load().ok().flatten();
             let snapshot = stored.or_else(|| local.session.clone());
-            let signer = match (&snapshot, &self.fixed_signer) {
-                (_, Some(signer)) => Some(signer.clone()),
-                (
-                    Some(StoredSession {
-                        dpop_key: Some(key),
-                        ..
-                    }),
-                    None,
-                ) => SoftwareKey::from_exported(key)
-                    .ok()
-                    .map(|k| Arc::new(k) as Arc<dyn DpopSigner>),
-                _ => local.signer.clone(),
-            };
+            let signer = snapshot
+                .as_ref()
+                .and_then(|s| self.signer_for(s).ok())
+                .or_else(|| local.signer.clone());
             (snapshot, signer, self.wipe(&mut local))
         };
         let (Some(session), Some(signer)) = (snapshot, signer) else {
