@@ -152,6 +152,9 @@ struct Session {
     revoked: Option<Reason>,
     /// Access tokens issued before this second are refused (control API "expire now").
     access_not_before: i64,
+    /// Access tokens issued after an `expire_access` but within its second (`iat` cannot
+    /// tell them from the expired ones).
+    fresh_access: Vec<String>,
     generation: u64,
     current_token: String,
     /// When the current token replaced its parent, for the grace window.
@@ -404,6 +407,7 @@ impl Store {
             expires_at: now.saturating_add(ttl),
             revoked: None,
             access_not_before: i64::MIN,
+            fresh_access: Vec::new(),
             generation: 0,
             current_token: token.clone(),
             rotated_at: now,
@@ -494,7 +498,13 @@ impl Store {
     }
 
     /// Checks that an access token for `sid`, issued at `iat`, may still be used.
-    pub(crate) fn check_access(&mut self, sid: &str, iat: i64, now: i64) -> Result<String, Reason> {
+    pub(crate) fn check_access(
+        &mut self,
+        sid: &str,
+        iat: i64,
+        jti: &str,
+        now: i64,
+    ) -> Result<String, Reason> {
         let session = self
             .sessions
             .get_mut(sid)
@@ -502,7 +512,7 @@ impl Store {
         if !session.active(now) {
             return Err(Reason::SessionRevoked);
         }
-        if iat < session.access_not_before {
+        if iat < session.access_not_before && !session.fresh_access.iter().any(|j| j == jti) {
             return Err(Reason::AccessTokenExpired);
         }
         let user_id = session.user_id.clone();
@@ -596,7 +606,18 @@ impl Store {
     pub(crate) fn expire_access(&mut self, sid: &str, now: i64) -> Result<(), Reason> {
         let session = self.sessions.get_mut(sid).ok_or(Reason::NotFound)?;
         session.access_not_before = now.saturating_add(1);
+        session.fresh_access.clear();
         Ok(())
+    }
+
+    /// Records an access token issued for `sid` at `now`, so that one issued right after
+    /// an `expire_access` in the same second stays valid.
+    pub(crate) fn note_access_issued(&mut self, sid: &str, jti: &str, now: i64) {
+        if let Some(session) = self.sessions.get_mut(sid)
+            && session.access_not_before > now
+        {
+            session.fresh_access.push(jti.to_owned());
+        }
     }
 
     pub(crate) fn start_verification(

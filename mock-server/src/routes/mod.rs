@@ -227,7 +227,7 @@ pub(crate) fn authenticate(
     let jkt = check_proof(state, line, trace, &policy, false)?;
     let mut store = state.store();
     let user_id = store
-        .check_access(&claims.sid, claims.iat, now)
+        .check_access(&claims.sid, claims.iat, &claims.jti, now)
         .map_err(|reason| {
             let message = match reason {
                 Reason::AccessTokenExpired => "the access token was expired by the server",
@@ -270,6 +270,7 @@ pub(crate) fn access_token(
         sid: sid.to_owned(),
         scope: "openid".into(),
     };
+    state.store().note_access_issued(sid, &claims.jti, now);
     (state.key.sign(&claims), exp)
 }
 

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::broken::{self, BrokenVariant};
 use crate::clock::{Clock, SystemClock};
 use crate::dpop::{DpopSigner, SoftwareKey};
 use crate::error::{Error, ErrorKind, transport};
@@ -40,6 +41,7 @@ pub struct SessionClientBuilder {
     leeway: Duration,
     retry: RetryPolicy,
     reuse_grace: Option<Duration>,
+    broken: Option<BrokenVariant>,
 }
 
 impl SessionClientBuilder {
@@ -88,6 +90,14 @@ impl SessionClientBuilder {
         self
     }
 
+    /// Switches on a deliberate defect, for proving that the conformance suite catches it.
+    /// Without the `broken-variants` feature this has no effect.
+    #[doc(hidden)]
+    pub fn broken(mut self, variant: BrokenVariant) -> Self {
+        self.broken = Some(variant);
+        self
+    }
+
     /// Builds the client, loading any stored session.
     pub fn build(self) -> Result<SessionClient, Error> {
         let http = match self.http {
@@ -117,6 +127,7 @@ impl SessionClientBuilder {
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
             retry: self.retry,
             reuse_grace: self.reuse_grace,
+            broken: self.broken,
             local: Mutex::new(Local::default()),
             refresh_flight: Mutex::new(None),
             logout_flight: Mutex::new(None),
@@ -153,6 +164,7 @@ struct Inner {
     leeway: i64,
     retry: RetryPolicy,
     reuse_grace: Option<Duration>,
+    broken: Option<BrokenVariant>,
     local: Mutex<Local>,
     refresh_flight: Mutex<Option<Flight<User>>>,
     logout_flight: Mutex<Option<Flight<()>>>,
@@ -251,6 +263,10 @@ fn token_pair(answer: &Answer, now: i64) -> Result<TokenPair, Error> {
 }
 
 impl Inner {
+    fn is_broken(&self, variant: BrokenVariant) -> bool {
+        broken::is(self.broken, variant)
+    }
+
     fn local(&self) -> MutexGuard<'_, Local> {
         self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -385,6 +401,7 @@ impl Inner {
             signer: signer.clone(),
             nonce: session.dpop_nonce.clone(),
             skew: session.skew_seconds,
+            nonce_retry: !self.is_broken(BrokenVariant::NoNonceRetry),
         };
         let url = format!("{}/refresh", self.api);
         let token = session.refresh_token;
@@ -410,6 +427,12 @@ impl Inner {
                 }
                 Ok(answer) => answer.error(),
                 Err(Failure::NotSent(_)) if retries_left => {
+                    tokio::time::sleep(self.retry.delay(attempt, None)).await;
+                    continue;
+                }
+                Err(Failure::Unknown(_))
+                    if self.is_broken(BrokenVariant::RetryRespendsToken) && retries_left =>
+                {
                     tokio::time::sleep(self.retry.delay(attempt, None)).await;
                     continue;
                 }
@@ -497,7 +520,10 @@ impl Inner {
                 .as_ref()
                 .and_then(|s| self.signer_for(s).ok())
                 .or_else(|| local.signer.clone());
-            (snapshot, signer, self.wipe(&mut local))
+            let keep = self.is_broken(BrokenVariant::NoWipeOnLogout)
+                || self.is_broken(BrokenVariant::LogoutKeepsOnServerFailure);
+            let wiped = if keep { Ok(()) } else { self.wipe(&mut local) };
+            (snapshot, signer, wiped)
         };
         let (Some(session), Some(signer)) = (snapshot, signer) else {
             return wiped;
@@ -506,6 +532,7 @@ impl Inner {
             signer,
             nonce: session.dpop_nonce.clone(),
             skew: session.skew_seconds,
+            nonce_retry: !self.is_broken(BrokenVariant::NoNonceRetry),
         };
         let url = format!("{}/revoke", self.api);
         let now = self.clock.now();
@@ -516,6 +543,12 @@ impl Inner {
         // A failed wipe matters more than a failed server call: report it first.
         wiped?;
         match sent {
+            Ok(answer)
+                if answer.is_success()
+                    && self.is_broken(BrokenVariant::LogoutKeepsOnServerFailure) =>
+            {
+                self.wipe(&mut self.local())
+            }
             Ok(answer) if answer.is_success() => Ok(()),
             Ok(answer) => Err(answer.error()),
             Err(failure) => Err(failure.into_error()),
@@ -568,6 +601,7 @@ impl SessionClient {
             leeway: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             reuse_grace: None,
+            broken: None,
         }
     }
 
@@ -668,6 +702,10 @@ impl SessionClient {
             if let Some(user) = self.inner.fresh_user(&self.inner.local()) {
                 return Ok(user);
             }
+            if self.inner.is_broken(BrokenVariant::NoCoalescing) {
+                drop(slot);
+                return self.inner.clone().refresh_now().await;
+            }
             match slot.as_ref() {
                 Some(flight) => flight.clone(),
                 None => {
@@ -711,6 +749,7 @@ impl SessionClient {
             signer: signer.clone(),
             nonce,
             skew,
+            nonce_retry: !self.inner.is_broken(BrokenVariant::NoNonceRetry),
         };
         let url = format!("{}/login/finalize", self.inner.api);
         let now = self.inner.clock.now();
@@ -868,7 +907,14 @@ impl SessionClient {
     /// `Session(id)` when `id` is this session; `Others` never wipes. A failure wipes nothing.
     pub async fn revoke_sessions(&self, target: RevokeTarget) -> Result<(), Error> {
         self.alive()?;
-        let query = target.query()?;
+        let query = match &target {
+            RevokeTarget::Session(id)
+                if self.inner.is_broken(BrokenVariant::RevokeBlankSessionSent) =>
+            {
+                vec![("target", "session".into()), ("session_id", id.clone())]
+            }
+            _ => target.query()?,
+        };
         let own_sid = self.session_id();
         let url = format!("{}/me/revoke", self.inner.api);
         let response = self
@@ -879,7 +925,8 @@ impl SessionClient {
             return Err(answer.error());
         }
         let wipe = match &target {
-            RevokeTarget::All | RevokeTarget::Mine => true,
+            RevokeTarget::Mine => !self.inner.is_broken(BrokenVariant::NoWipeOnRevokeMine),
+            RevokeTarget::All => true,
             RevokeTarget::Session(id) => own_sid.as_deref() == Some(id.as_str()),
             RevokeTarget::Others => false,
         };

@@ -164,6 +164,8 @@ pub(crate) struct Dpop {
     pub(crate) nonce: Option<String>,
     /// Server time = local time - skew.
     pub(crate) skew: i64,
+    /// Answer a `use_dpop_nonce` challenge with one retry (always, but for a broken variant).
+    pub(crate) nonce_retry: bool,
 }
 
 /// Sends one request (and, on `use_dpop_nonce`, one retry with a fresh proof).
@@ -207,7 +209,7 @@ pub(crate) async fn exchange(
             dpop.nonce.clone_from(&offered);
         }
         let challenged = !answer.is_success() && answer.code().as_deref() == Some("use_dpop_nonce");
-        if !challenged || nonce_retry_used {
+        if !challenged || nonce_retry_used || !dpop.nonce_retry {
             return Ok(answer);
         }
         if offered.is_none() {

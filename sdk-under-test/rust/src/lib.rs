@@ -43,6 +43,7 @@
 //! # Ok(()) }
 //! ```
 
+mod broken;
 mod client;
 mod clock;
 mod dpop;
@@ -53,6 +54,8 @@ mod state;
 mod store;
 mod user;
 
+#[doc(hidden)]
+pub use broken::BrokenVariant;
 pub use client::{SessionClient, SessionClientBuilder, SessionInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dpop::{DpopSigner, PublicJwk, SoftwareKey};

@@ -1,0 +1,54 @@
+@prelude-mobile @prelude-web
+Feature: Coalescing concurrent refreshes
+  Refresh tokens are single-use. Every caller that needs a refresh at the same moment must
+  share one request, so the same token is never spent twice.
+
+  Background:
+    Given a mock Prelude server
+    And a registered user
+    And the client is logged in
+    And the client invalidates its cache
+
+  @must
+  Scenario Outline: Concurrent refresh callers share one request
+    When <n> callers refresh at once
+    Then all <n> callers succeed
+    And all callers got the same access token
+    And the server received exactly 1 refresh request
+    And the server detected no refresh token reuse
+
+    Examples:
+      | n   |
+      | 2   |
+      | 20  |
+      | 200 |
+
+  @must
+  Scenario: Callers arriving while a slow refresh is on the wire join it
+    Given the next refresh is delayed by 300 ms
+    When 50 callers refresh at once
+    Then all callers succeed
+    And the server received exactly 1 refresh request
+
+  @should @seed-ios
+  Scenario: Concurrent callers share a failed refresh too
+    Given the server revokes the client's session
+    When 20 callers refresh at once
+    Then all callers fail with kind "unauthorized"
+    And the server received exactly 1 refresh request
+
+  @must @needs-shared_storage @prelude-web
+  Scenario: Two instances sharing storage refresh once between them
+    Given client "tab2" shares storage with the client
+    When 10 callers refresh at once on the client and on client "tab2"
+    Then all 20 callers succeed
+    And the server received exactly 1 refresh request
+    And the server detected no refresh token reuse
+
+  @must @needs-multi_process
+  Scenario: Two processes sharing storage refresh once between them
+    Given client "proc2" runs in another process sharing storage with the client
+    When 10 callers refresh at once on the client and on client "proc2"
+    Then all 20 callers succeed
+    And the server received exactly 1 refresh request
+    And the server detected no refresh token reuse

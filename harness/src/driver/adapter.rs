@@ -1,0 +1,208 @@
+//! The adapter driver: runs any program that speaks the adapter protocol (JSON lines on
+//! stdin/stdout) and forwards operations to it. Requests are pipelined; answers are matched
+//! by id in whatever order they come. An instance configured with `separate_process` gets its
+//! own copy of the program, so cross-process scenarios need nothing special from adapters.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::oneshot;
+
+use super::Driver;
+use crate::protocol::{
+    ErrorKind, Hello, MAIN_CLIENT, Op, PROTOCOL_VERSION, Request, Response, SdkError,
+};
+
+/// How long one operation may take before the adapter is considered hung.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Response>>>>;
+
+/// Drives the SDK behind an adapter command (run with `sh -c`).
+pub struct Adapter {
+    command: String,
+    hello: Hello,
+    main: Process,
+    /// Instances living in their own process.
+    separate: tokio::sync::Mutex<HashMap<String, Arc<Process>>>,
+}
+
+impl Adapter {
+    /// Starts `command` and exchanges `hello` with it.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), prelude_conformance::SdkError> {
+    /// let adapter = prelude_conformance::Adapter::spawn("node sdk-under-test/js/adapter.mjs").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn spawn(command: &str) -> Result<Self, SdkError> {
+        let (main, hello) = Process::start(command).await?;
+        Ok(Self {
+            command: command.to_owned(),
+            hello,
+            main,
+            separate: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn route(&self, client: String, op: Op) -> Result<Value, SdkError> {
+        match &op {
+            Op::Configure(config) if config.separate_process => {
+                let (process, _) = Process::start(&self.command).await?;
+                let process = Arc::new(process);
+                self.separate.lock().await.insert(client.clone(), process.clone());
+                process.call(client, op).await
+            }
+            Op::Reset => {
+                // Dropping a process kills it.
+                self.separate.lock().await.clear();
+                self.main.call(client, op).await
+            }
+            _ => {
+                let process = self.separate.lock().await.get(&client).cloned();
+                match process {
+                    Some(process) => process.call(client, op).await,
+                    None => self.main.call(client, op).await,
+                }
+            }
+        }
+    }
+}
+
+impl Driver for Adapter {
+    fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    fn call(&self, client: String, op: Op) -> BoxFuture<'_, Result<Value, SdkError>> {
+        self.route(client, op).boxed()
+    }
+}
+
+/// One running adapter program.
+struct Process {
+    _child: Child,
+    stdin: tokio::sync::Mutex<ChildStdin>,
+    pending: Pending,
+    next_id: AtomicU64,
+}
+
+impl Process {
+    async fn start(command: &str) -> Result<(Self, Hello), SdkError> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| protocol(format!("cannot start adapter `{command}`: {e}")))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(protocol("adapter has no stdin/stdout pipes"));
+        };
+        let pending: Pending = Arc::default();
+        tokio::spawn(read_answers(BufReader::new(stdout), pending.clone()));
+        let process = Self {
+            _child: child,
+            stdin: tokio::sync::Mutex::new(stdin),
+            pending,
+            next_id: AtomicU64::new(1),
+        };
+        let hello = process.call(MAIN_CLIENT.to_owned(), Op::Hello).await?;
+        let hello: Hello = serde_json::from_value(hello)
+            .map_err(|e| protocol(format!("adapter's hello is malformed: {e}")))?;
+        if hello.protocol != PROTOCOL_VERSION {
+            return Err(protocol(format!(
+                "adapter speaks protocol {}, this suite speaks {PROTOCOL_VERSION}",
+                hello.protocol
+            )));
+        }
+        Ok((process, hello))
+    }
+
+    async fn call(&self, client: String, op: Op) -> Result<Value, SdkError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let name = op.name();
+        let (tx, rx) = oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, tx);
+        let mut line = serde_json::to_string(&Request { id, client, op })
+            .map_err(|e| protocol(e.to_string()))?;
+        line.push('\n');
+        {
+            let mut stdin = self.stdin.lock().await;
+            let written = async {
+                stdin.write_all(line.as_bytes()).await?;
+                stdin.flush().await
+            }
+            .await;
+            if let Err(e) = written {
+                self.forget(id);
+                return Err(protocol(format!("cannot write to the adapter: {e}")));
+            }
+        }
+        match tokio::time::timeout(CALL_TIMEOUT, rx).await {
+            Ok(Ok(response)) => response.into_outcome(),
+            Ok(Err(_)) => Err(protocol(format!(
+                "the adapter exited before answering `{name}`"
+            ))),
+            Err(_) => {
+                self.forget(id);
+                Err(protocol(format!(
+                    "the adapter did not answer `{name}` within {}s",
+                    CALL_TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+
+    fn forget(&self, id: u64) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+}
+
+/// Hands each answer line to whoever waits for its id. Lines that are not responses (an
+/// SDK printing to stdout) are reported on stderr and skipped.
+async fn read_answers(stdout: BufReader<tokio::process::ChildStdout>, pending: Pending) {
+    let mut lines = stdout.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Response>(&line) {
+            Ok(response) => {
+                let waiter = pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&response.id);
+                if let Some(waiter) = waiter {
+                    let _unwaited = waiter.send(response);
+                }
+            }
+            Err(e) => eprintln!("prelude-conformance: ignoring adapter output line ({e})"),
+        }
+    }
+    // EOF: dropping the senders tells every waiter the adapter is gone.
+    pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
+fn protocol(message: impl Into<String>) -> SdkError {
+    SdkError::new(ErrorKind::Protocol, message)
+}

@@ -1,0 +1,324 @@
+//! The in-process driver: adapter-protocol operations on the reference client
+//! (`prelude-session`), one [`SessionClient`] per named instance, each over a [`FileStore`]
+//! in the scenario's scratch directory so restarts and shared storage behave as on disk.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use prelude_session::{
+    BrokenVariant, Error, FileStore, RetryPolicy, RevokeTarget, SessionClient, SessionState,
+    Store,
+};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+use super::Driver;
+use crate::protocol::{
+    Capability, ClientConfig, ErrorKind, Hello, Op, PROTOCOL_VERSION, SdkError, SdkInfo,
+};
+
+/// Drives the reference client in this process, optionally with a deliberate defect.
+pub struct InProcess {
+    hello: Hello,
+    variant: Option<BrokenVariant>,
+    clients: Mutex<HashMap<String, Arc<Instance>>>,
+}
+
+struct Instance {
+    client: SessionClient,
+    config: ClientConfig,
+    store: Arc<FileStore>,
+    history: Arc<Mutex<Vec<String>>>,
+    watcher: JoinHandle<()>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+impl InProcess {
+    /// The reference client as it ships.
+    pub fn new() -> Self {
+        Self::with_variant(None)
+    }
+
+    /// The reference client with `variant` switched on (for the mutation table).
+    pub fn with_variant(variant: Option<BrokenVariant>) -> Self {
+        let name = match variant {
+            Some(v) => format!("prelude-session (broken: {v})"),
+            None => "prelude-session".to_owned(),
+        };
+        Self {
+            hello: Hello {
+                protocol: PROTOCOL_VERSION,
+                sdk: SdkInfo {
+                    name,
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    language: "rust".to_owned(),
+                },
+                capabilities: Capability::ALL.iter().map(|c| c.name().to_owned()).collect(),
+            },
+            variant,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn instance(&self, name: &str) -> Result<Arc<Instance>, SdkError> {
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| {
+                SdkError::new(
+                    ErrorKind::Protocol,
+                    format!("client {name:?} is not configured"),
+                )
+            })
+    }
+
+    fn build(&self, config: ClientConfig) -> Result<Instance, SdkError> {
+        let store = Arc::new(FileStore::new(
+            config.workdir.join(format!("{}.json", config.storage)),
+        ));
+        let mut builder = SessionClient::builder(config.base_url.clone())
+            .store(store.clone())
+            .retry_policy(RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_millis(config.retry_base_delay_ms.unwrap_or(200)),
+                max_delay: Duration::from_secs(1),
+            });
+        if let Some(grace) = config.reuse_grace_seconds {
+            builder = builder.server_reuse_grace(Duration::from_secs(grace));
+        }
+        if let Some(variant) = self.variant {
+            builder = builder.broken(variant);
+        }
+        let client = builder.build().map_err(sdk_error)?;
+        let history = Arc::new(Mutex::new(Vec::new()));
+        let mut states = client.state();
+        let seen = history.clone();
+        let watcher = tokio::spawn(async move {
+            loop {
+                let state = state_name(&states.borrow_and_update());
+                seen.lock().unwrap_or_else(PoisonError::into_inner).push(state);
+                if states.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Instance {
+            client,
+            config,
+            store,
+            history,
+            watcher,
+        })
+    }
+
+    async fn run(&self, name: String, op: Op) -> Result<Value, SdkError> {
+        match op {
+            Op::Hello => serde_json::to_value(&self.hello)
+                .map_err(|e| SdkError::new(ErrorKind::Other, e.to_string())),
+            Op::Reset => {
+                self.clients
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clear();
+                Ok(json!({}))
+            }
+            Op::Configure(config) => {
+                let instance = Arc::new(self.build(config)?);
+                self.clients
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(name, instance);
+                Ok(json!({}))
+            }
+            Op::Restart => {
+                let config = self.instance(&name)?.config.clone();
+                // Drop the old instance first, as a process restart would.
+                self.clients
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&name);
+                let instance = Arc::new(self.build(config)?);
+                let logged_in = instance.client.is_logged_in();
+                self.clients
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(name, instance);
+                Ok(json!({ "logged_in": logged_in }))
+            }
+            op => {
+                let instance = self.instance(&name)?;
+                run_on(&instance, op).await
+            }
+        }
+    }
+}
+
+impl Default for InProcess {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Driver for InProcess {
+    fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    fn call(&self, client: String, op: Op) -> BoxFuture<'_, Result<Value, SdkError>> {
+        self.run(client, op).boxed()
+    }
+}
+
+async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
+    let client = &instance.client;
+    match op {
+        Op::Login { email, password } => {
+            let user = client
+                .login_with_password(&email, &password)
+                .await
+                .map_err(sdk_error)?;
+            Ok(user_json(&user))
+        }
+        Op::Refresh => client.refresh().await.map(|u| user_json(&u)).map_err(sdk_error),
+        Op::AccessToken => Ok(json!({
+            "access_token": client.access_token(),
+            "expires_at": client.access_token_expires_at(),
+            "session_id": client.session_id(),
+        })),
+        Op::Invalidate => {
+            client.invalidate_cache();
+            Ok(json!({}))
+        }
+        Op::Logout => client.logout().await.map(|()| json!({})).map_err(sdk_error),
+        Op::ListSessions { limit, offset } => {
+            let page = client
+                .list_sessions(limit, offset)
+                .await
+                .map_err(sdk_error)?;
+            let sessions: Vec<Value> = page
+                .sessions
+                .iter()
+                .map(|s| {
+                    json!({
+                        "id": s.id,
+                        "device_type": format!("{:?}", s.device_type).to_lowercase(),
+                        "device_model": s.device_model,
+                        "os_version": s.os_version,
+                        "country_code": s.country_code,
+                    })
+                })
+                .collect();
+            Ok(json!({
+                "sessions": sessions,
+                "total": page.total,
+                "limit": page.limit,
+                "offset": page.offset,
+            }))
+        }
+        Op::Revoke { target, session_id } => {
+            let target = match (target.as_str(), session_id) {
+                ("all", _) => RevokeTarget::All,
+                ("others", _) => RevokeTarget::Others,
+                ("mine", _) => RevokeTarget::Mine,
+                ("session", Some(id)) => RevokeTarget::Session(id),
+                (other, _) => {
+                    return Err(SdkError::new(
+                        ErrorKind::InvalidArgument,
+                        format!("unknown revoke target {other:?}"),
+                    ));
+                }
+            };
+            client
+                .revoke_sessions(target)
+                .await
+                .map(|()| json!({}))
+                .map_err(sdk_error)
+        }
+        Op::AuthorizedGet { path } => {
+            let url = format!("{}{path}", instance.config.base_url.trim_end_matches('/'));
+            let response = client
+                .authorized(|http| http.get(&url))
+                .await
+                .map_err(sdk_error)?;
+            Ok(json!({ "status": response.status().as_u16() }))
+        }
+        Op::State => {
+            let state = state_name(&client.state().borrow());
+            let code = match &*client.state().borrow() {
+                SessionState::Terminated { code } => Some(code.clone()),
+                _ => None,
+            };
+            let history = instance
+                .history
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            Ok(json!({ "state": state, "code": code, "history": history }))
+        }
+        Op::Stored => {
+            let stored = instance.store.load().map_err(sdk_error)?;
+            Ok(json!({ "credentials": stored.is_some() }))
+        }
+        Op::Dispose => {
+            client.dispose();
+            Ok(json!({}))
+        }
+        Op::Hello | Op::Reset | Op::Configure(_) | Op::Restart => Err(SdkError::new(
+            ErrorKind::Protocol,
+            "handled by the driver, not an instance",
+        )),
+    }
+}
+
+fn user_json(user: &prelude_session::User) -> Value {
+    json!({
+        "access_token": user.access_token,
+        "expires_at": user.expires_at,
+        "user_id": user.user_id(),
+        "session_id": user.session_id(),
+    })
+}
+
+fn state_name(state: &SessionState) -> String {
+    match state {
+        SessionState::LoggedOut => "logged_out",
+        SessionState::LoggedIn => "logged_in",
+        SessionState::Expired => "expired",
+        SessionState::Terminated { .. } => "terminated",
+        _ => "other",
+    }
+    .to_owned()
+}
+
+/// Maps the reference client's error onto the wire kinds.
+fn sdk_error(error: Error) -> SdkError {
+    use prelude_session::ErrorKind as K;
+    let kind = match error.kind() {
+        K::NotLoggedIn => ErrorKind::NotLoggedIn,
+        K::Unauthorized => ErrorKind::Unauthorized,
+        K::Terminated => ErrorKind::Terminated,
+        K::Server => ErrorKind::Server,
+        K::Transport => ErrorKind::Transport,
+        K::RefreshOutcomeUnknown => ErrorKind::OutcomeUnknown,
+        K::BadResponse => ErrorKind::BadResponse,
+        K::LoggedOut => ErrorKind::LoggedOut,
+        K::InvalidArgument => ErrorKind::InvalidArgument,
+        K::Disposed => ErrorKind::Disposed,
+        _ => ErrorKind::Other,
+    };
+    SdkError {
+        kind,
+        code: error.code().map(str::to_owned),
+        message: error.to_string(),
+    }
+}

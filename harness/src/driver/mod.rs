@@ -1,0 +1,31 @@
+//! The driver layer: one trait the steps call, whatever SDK is under test.
+//!
+//! - [`InProcess`] drives the reference Rust client directly;
+//! - [`Adapter`] drives any program that speaks the adapter protocol on stdin/stdout;
+//! - [`serve`] is the other side of that protocol: it exposes any driver as an adapter (the
+//!   `reference-adapter` binary is `serve` over [`InProcess`]).
+
+mod adapter;
+mod in_process;
+mod serve;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+
+pub use adapter::Adapter;
+pub use in_process::InProcess;
+pub use serve::serve;
+
+use crate::protocol::{Hello, Op, SdkError};
+
+/// Something that can run adapter-protocol operations on an SDK.
+///
+/// Calls may run concurrently (that is how bursts reach the SDK); each is answered on its
+/// own.
+pub trait Driver: Send + Sync {
+    /// What the SDK declared about itself.
+    fn hello(&self) -> &Hello;
+
+    /// Runs `op` on the client instance named `client`.
+    fn call(&self, client: String, op: Op) -> BoxFuture<'_, Result<Value, SdkError>>;
+}

@@ -1,0 +1,66 @@
+//! The adapter side of the protocol: reads requests from `input`, runs each on a driver as
+//! its own task (so pipelined requests run concurrently and finish in any order) and writes
+//! one response line per request to `output`.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+use super::Driver;
+use crate::protocol::{ErrorKind, Request, Response, SdkError};
+
+/// Serves `driver` until `input` ends and every answer is written.
+pub async fn serve(
+    driver: Arc<dyn Driver>,
+    input: impl AsyncRead + Unpin,
+    mut output: impl AsyncWrite + Unpin,
+) -> std::io::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Response>();
+    let mut lines = BufReader::new(input).lines();
+    let reading = async move {
+        while let Some(line) = lines.next_line().await? {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Request>(&line) {
+                Ok(request) => {
+                    let driver = driver.clone();
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let outcome = driver.call(request.client, request.op).await;
+                        let _closed = tx.send(Response::new(request.id, outcome));
+                    });
+                }
+                Err(e) => {
+                    // Answer with the id if there is one, so the caller is not left waiting.
+                    let id = serde_json::from_str::<serde_json::Value>(&line)
+                        .ok()
+                        .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
+                        .unwrap_or(0);
+                    let kind = if e.to_string().contains("unknown variant") {
+                        ErrorKind::Unsupported
+                    } else {
+                        ErrorKind::Protocol
+                    };
+                    let _closed = tx.send(Response::new(
+                        id,
+                        Err(SdkError::new(kind, format!("bad request: {e}"))),
+                    ));
+                }
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let writing = async move {
+        while let Some(response) = rx.recv().await {
+            let mut line = serde_json::to_string(&response).map_err(std::io::Error::other)?;
+            line.push('\n');
+            output.write_all(line.as_bytes()).await?;
+            output.flush().await?;
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let (read, written) = tokio::join!(reading, writing);
+    read.and(written)
+}

@@ -1,0 +1,175 @@
+//! Raw Prelude HTTP, without any SDK: logs sessions in with a key of our own and sends
+//! refreshes with exactly the proof a step asks for. Server-side attack steps use it, and
+//! client scenarios use it for "another device of the same user".
+//!
+//! Proof `iat`s come from the server's clock (control API), so this works against a server
+//! whose clock is virtual.
+
+use prelude_mock_server::ControlClient;
+use prelude_mock_server::proof::{ProofBuilder, ProofKey};
+use serde_json::{Value, json};
+
+use crate::steps::StepError;
+
+/// An answer, read completely.
+#[derive(Clone, Debug)]
+pub(crate) struct RawAnswer {
+    pub(crate) status: u16,
+    pub(crate) code: Option<String>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) body: Value,
+}
+
+/// A session held by raw HTTP.
+pub(crate) struct RawSession {
+    pub(crate) key: ProofKey,
+    pub(crate) refresh_token: String,
+    /// Every refresh token this session was issued, oldest first.
+    pub(crate) spent: Vec<String>,
+    pub(crate) session_id: String,
+    pub(crate) nonce: Option<String>,
+}
+
+pub(crate) fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent("Prelude/0.3.0 (Apple; iOS 17.4)")
+        .build()
+        .unwrap_or_default()
+}
+
+/// The server's current time.
+pub(crate) async fn server_now(control: &ControlClient) -> Result<i64, StepError> {
+    control
+        .clock()
+        .await
+        .map(|c| c.now)
+        .map_err(|e| StepError::failed(format!("cannot read the server clock: {e}")))
+}
+
+pub(crate) async fn send(
+    url: &str,
+    proof: Option<String>,
+    refresh_token: Option<&str>,
+    body: Option<&Value>,
+    user_agent: Option<&str>,
+) -> Result<RawAnswer, StepError> {
+    let mut request = http().post(url);
+    if let Some(proof) = proof {
+        request = request.header("DPoP", proof);
+    }
+    if let Some(token) = refresh_token {
+        request = request.header("X-Refresh-Token", token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    if let Some(ua) = user_agent {
+        request = request.header("User-Agent", ua);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| StepError::failed(format!("request to {url} failed: {e}")))?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let status = response.status().as_u16();
+    let nonce = header("dpop-nonce");
+    let refresh_token = header("x-refresh-token");
+    let text = response.text().await.unwrap_or_default();
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let code = body["code"].as_str().map(str::to_owned);
+    Ok(RawAnswer {
+        status,
+        code,
+        nonce,
+        refresh_token,
+        body,
+    })
+}
+
+impl RawSession {
+    /// Logs `user_id` in with a fresh key (retrying once with a nonce, like an SDK).
+    pub(crate) async fn login(
+        api_url: &str,
+        control: &ControlClient,
+        user_id: &str,
+        user_agent: Option<&str>,
+    ) -> Result<Self, StepError> {
+        let challenge = control
+            .challenge_for(user_id)
+            .await
+            .map_err(|e| StepError::failed(format!("cannot mint a challenge: {e}")))?;
+        let key = ProofKey::generate();
+        let url = format!("{api_url}/login/finalize");
+        let body = json!({"challenge_token": challenge});
+        let now = server_now(control).await?;
+        let mut answer = send(&url, Some(key.proof("POST", &url, now)), None, Some(&body), user_agent).await?;
+        if answer.code.as_deref() == Some("use_dpop_nonce") {
+            let proof = key
+                .builder("POST", &url, now)
+                .claim("nonce", json!(answer.nonce))
+                .build();
+            answer = send(&url, Some(proof), None, Some(&body), user_agent).await?;
+        }
+        if answer.status != 200 {
+            return Err(StepError::failed(format!(
+                "raw login failed: {} {:?}",
+                answer.status, answer.code
+            )));
+        }
+        let refresh_token = answer
+            .refresh_token
+            .clone()
+            .ok_or_else(|| StepError::failed("finalize sent no X-Refresh-Token"))?;
+        let session_id = answer.body["access_token"]
+            .as_str()
+            .and_then(sid_of)
+            .ok_or_else(|| StepError::failed("finalize's access token has no sid"))?;
+        Ok(Self {
+            key,
+            spent: vec![refresh_token.clone()],
+            refresh_token,
+            session_id,
+            nonce: answer.nonce,
+        })
+    }
+
+    /// A proof builder for `POST url` at the server's time, with the known nonce.
+    pub(crate) fn proof<'k>(&'k self, url: &str, now: i64) -> ProofBuilder<'k> {
+        let builder = self.key.builder("POST", url, now);
+        match &self.nonce {
+            Some(nonce) => builder.nonce(nonce),
+            None => builder,
+        }
+    }
+
+    /// Remembers what a refresh answer taught: a rotated token, a nonce.
+    pub(crate) fn learn(&mut self, answer: &RawAnswer) {
+        if answer.nonce.is_some() {
+            self.nonce.clone_from(&answer.nonce);
+        }
+        if answer.status == 200
+            && let Some(token) = &answer.refresh_token
+        {
+            self.refresh_token.clone_from(token);
+            self.spent.push(token.clone());
+        }
+    }
+}
+
+/// The `sid` claim of a JWT, without verification.
+pub(crate) fn sid_of(jwt: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims["sid"].as_str().map(str::to_owned)
+}

@@ -1,0 +1,209 @@
+//! Results of a run and the reports made from them: console text, JUnit XML, a JSON result
+//! file per run (machine-comparable), and a Markdown table comparing several runs scenario
+//! by scenario.
+
+mod compare;
+mod junit;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use compare::compare;
+pub use junit::junit;
+
+use crate::error::{Error, ErrorKind};
+use crate::protocol::SdkInfo;
+
+/// How one scenario ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step passed.
+    Passed,
+    /// A step failed.
+    Failed {
+        /// The step's text.
+        step: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Not run (a missing capability, an unsupported op).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+    /// Failed, as the expected-failures file says it would.
+    ExpectedFailure {
+        /// The reason given in the file.
+        reason: String,
+        /// The failing step.
+        step: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Listed as an expected failure but passed: the list is stale (counts as a failure).
+    UnexpectedPass {
+        /// The reason given in the file.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// Short label: `passed`, `failed`, `skipped`, `expected failure`, `unexpected pass`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed { .. } => "failed",
+            Self::Skipped { .. } => "skipped",
+            Self::ExpectedFailure { .. } => "expected failure",
+            Self::UnexpectedPass { .. } => "unexpected pass",
+        }
+    }
+
+    /// Whether it should turn CI red.
+    pub fn is_unexpected(&self) -> bool {
+        matches!(self, Self::Failed { .. } | Self::UnexpectedPass { .. })
+    }
+}
+
+/// One scenario's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// `<feature>: <scenario>`.
+    pub id: String,
+    /// Feature file stem.
+    pub feature: String,
+    /// Scenario name.
+    pub name: String,
+    /// `must`, `should` or `unspecified`.
+    pub level: String,
+    /// Source tags.
+    pub sources: Vec<String>,
+    /// Capabilities it needs.
+    pub needs: Vec<String>,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Wall time.
+    pub duration_ms: u64,
+}
+
+/// Counts per outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Passed.
+    pub passed: usize,
+    /// Failed unexpectedly.
+    pub failed: usize,
+    /// Skipped.
+    pub skipped: usize,
+    /// Failed as expected.
+    pub expected_failures: usize,
+    /// Passed although expected to fail.
+    pub unexpected_passes: usize,
+}
+
+/// A whole run: which SDK (or server), when, and every scenario's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The SDK under test (for server runs, the server's URL as name).
+    pub sdk: SdkInfo,
+    /// `sdk` or `server`.
+    pub target: String,
+    /// Unix seconds at the start.
+    pub started_at: u64,
+    /// Wall time of the run.
+    pub duration_ms: u64,
+    /// Counts.
+    pub summary: Summary,
+    /// Per scenario, in run order.
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+impl RunReport {
+    pub(crate) fn new(sdk: SdkInfo, target: &str, started_at: u64, duration_ms: u64, scenarios: Vec<ScenarioResult>) -> Self {
+        let mut summary = Summary::default();
+        for s in &scenarios {
+            match s.outcome {
+                Outcome::Passed => summary.passed += 1,
+                Outcome::Failed { .. } => summary.failed += 1,
+                Outcome::Skipped { .. } => summary.skipped += 1,
+                Outcome::ExpectedFailure { .. } => summary.expected_failures += 1,
+                Outcome::UnexpectedPass { .. } => summary.unexpected_passes += 1,
+            }
+        }
+        Self { sdk, target: target.to_owned(), started_at, duration_ms, summary, scenarios }
+    }
+
+    /// No unexpected failure and no unexpected pass.
+    pub fn is_success(&self) -> bool {
+        !self.scenarios.iter().any(|s| s.outcome.is_unexpected())
+    }
+
+    /// Ids of scenarios that failed (expected or not).
+    pub fn failed_ids(&self) -> Vec<&str> {
+        self.scenarios
+            .iter()
+            .filter(|s| matches!(s.outcome, Outcome::Failed { .. } | Outcome::ExpectedFailure { .. }))
+            .map(|s| s.id.as_str())
+            .collect()
+    }
+
+    /// One line per scenario plus a summary line, for terminals and logs.
+    pub fn console(&self) -> String {
+        let mut out = String::new();
+        for s in &self.scenarios {
+            let mark = match &s.outcome {
+                Outcome::Passed => "ok  ",
+                Outcome::Failed { .. } => "FAIL",
+                Outcome::Skipped { .. } => "skip",
+                Outcome::ExpectedFailure { .. } => "xfail",
+                Outcome::UnexpectedPass { .. } => "XPASS",
+            };
+            out.push_str(&format!("{mark} {} ({} ms)\n", s.id, s.duration_ms));
+            match &s.outcome {
+                Outcome::Failed { step, message } => out.push_str(&format!("       step: {step}\n       {message}\n")),
+                Outcome::Skipped { reason } | Outcome::UnexpectedPass { reason } => out.push_str(&format!("       {reason}\n")),
+                Outcome::ExpectedFailure { reason, .. } => out.push_str(&format!("       expected: {reason}\n")),
+                Outcome::Passed => {}
+            }
+        }
+        out.push_str(&self.summary_line());
+        out.push('\n');
+        out
+    }
+
+    /// `N passed, N failed, N skipped, N expected failures, N unexpected passes` and timing.
+    pub fn summary_line(&self) -> String {
+        let s = self.summary;
+        format!(
+            "{} {}: {} passed, {} failed, {} skipped, {} expected failures, {} unexpected passes ({} scenarios in {:.1} s)",
+            self.sdk.name,
+            self.sdk.version,
+            s.passed,
+            s.failed,
+            s.skipped,
+            s.expected_failures,
+            s.unexpected_passes,
+            self.scenarios.len(),
+            self.duration_ms as f64 / 1000.0
+        )
+    }
+
+    /// Writes `<stem>.json` and `<stem>.junit.xml` into `dir` (created if missing).
+    pub fn write(&self, dir: &Path, stem: &str) -> Result<(), Error> {
+        let io = |e: std::io::Error| Error::new(ErrorKind::Report, format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let json = serde_json::to_string_pretty(self).map_err(|e| Error::new(ErrorKind::Report, e.to_string()))?;
+        std::fs::write(dir.join(format!("{stem}.json")), json + "\n").map_err(io)?;
+        std::fs::write(dir.join(format!("{stem}.junit.xml")), junit(self)).map_err(io)?;
+        Ok(())
+    }
+
+    /// Reads a JSON result file.
+    pub fn read(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::new(ErrorKind::Report, format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| Error::new(ErrorKind::Report, format!("{}: {e}", path.display())))
+    }
+}
