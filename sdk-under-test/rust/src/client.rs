@@ -372,7 +372,11 @@ impl Inner {
 
     /// The body of a refresh flight.
     async fn refresh_now(self: Arc<Self>) -> Result<User, Error> {
-        let _lock = self.store_lock().await?;
+        let _lock = if self.is_broken(BrokenVariant::NoCoalescing) {
+            None
+        } else {
+            self.store_lock().await?
+        };
         let (epoch, signer, session) = {
             let mut local = self.local();
             // Another process sharing the store may have rotated or wiped meanwhile.
