@@ -1,0 +1,126 @@
+//! The `prelude-conformance` command line: exit status, reports, expected failures,
+//! the server subcommand against a URL, and the comparison table.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use prelude_conformance::RunReport;
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_prelude-conformance"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("conformance-cli-{}-{name}", std::process::id()));
+    let _fresh = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+fn adapter(variant: Option<&str>) -> String {
+    let bin = env!("CARGO_BIN_EXE_reference-adapter");
+    match variant {
+        Some(v) => format!("{bin} --variant {v}"),
+        None => bin.to_owned(),
+    }
+}
+
+fn run(args: &[&str], reports: &Path) -> (i32, RunReport) {
+    let output = cli()
+        .args(args)
+        .arg("--report-dir")
+        .arg(reports)
+        .args(["--name", "run"])
+        .output()
+        .expect("the CLI runs");
+    let report = RunReport::read(&reports.join("run.json")).unwrap_or_else(|e| {
+        panic!("{e}\n{}", String::from_utf8_lossy(&output.stderr))
+    });
+    assert!(reports.join("run.junit.xml").is_file(), "JUnit report written");
+    (output.status.code().expect("exit code"), report)
+}
+
+const MUST_TAGS: &str = "must,!needs-multi_process";
+
+#[test]
+fn a_conforming_adapter_exits_zero_and_writes_json_and_junit() {
+    let reports = scratch("ok");
+    let (code, report) = run(&["--adapter", &adapter(None), "--tags", MUST_TAGS], &reports);
+    assert_eq!(code, 0, "{}", report.summary_line());
+    assert!(report.scenarios.iter().all(|s| s.level == "must"));
+    let junit = std::fs::read_to_string(reports.join("run.junit.xml")).expect("junit");
+    assert!(junit.contains("<testsuite name=\"logout\""), "{junit}");
+}
+
+#[test]
+fn a_broken_adapter_exits_one_and_expected_failures_turn_it_green() {
+    let reports = scratch("broken");
+    let broken = adapter(Some("no-wipe-on-revoke-mine"));
+    let (code, report) = run(&["--adapter", &broken, "--tags", "needs-revoke"], &reports);
+    assert_eq!(code, 1);
+    assert_eq!(report.failed_ids(), ["revoke: Revoking a target that includes this session wipes it [mine]"]);
+
+    let expected = reports.join("expected.toml");
+    std::fs::write(
+        &expected,
+        "\"revoke: Revoking a target that includes this session wipes it [mine]\" = \"keeps credentials after revoke(mine)\"\n",
+    )
+    .expect("write");
+    let expected = expected.to_string_lossy().into_owned();
+    let (code, report) = run(&["--adapter", &broken, "--tags", "needs-revoke", "--expected-failures", &expected], &reports);
+    assert_eq!(code, 0, "{}", report.summary_line());
+    assert_eq!(report.summary.expected_failures, 1);
+
+    // The same list against a conforming SDK is stale: an unexpected pass fails the run.
+    let (code, report) = run(&["--adapter", &adapter(None), "--tags", "needs-revoke", "--expected-failures", &expected], &reports);
+    assert_eq!(code, 1);
+    assert_eq!(report.summary.unexpected_passes, 1);
+}
+
+#[test]
+fn the_server_subcommand_attacks_a_running_server_by_url() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime
+        .block_on(prelude_mock_server::MockServer::start())
+        .expect("server starts");
+    let reports = scratch("server");
+    let (code, report) = run(&["server", "--url", server.url()], &reports);
+    assert_eq!(code, 0, "{}", report.summary_line());
+    assert_eq!(report.target, "server");
+    assert!(report.summary.passed >= 20);
+}
+
+#[test]
+fn compare_tabulates_runs_scenario_by_scenario() {
+    let reports = scratch("compare");
+    let good = reports.join("good");
+    let bad = reports.join("bad");
+    run(&["--adapter", &adapter(None), "--tags", "needs-revoke"], &good);
+    run(&["--adapter", &adapter(Some("revoke-blank-session-sent")), "--tags", "needs-revoke"], &bad);
+    let table = reports.join("table.md");
+    let status = cli()
+        .arg("compare")
+        .arg(good.join("run.json"))
+        .arg(bad.join("run.json"))
+        .arg("--output")
+        .arg(&table)
+        .status()
+        .expect("compare runs");
+    assert!(status.success());
+    let table = std::fs::read_to_string(table).expect("table");
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| revoke: An empty session id"))
+        .expect("row for the blank id scenario");
+    assert!(row.contains("✅ passed") && row.contains("❌ failed"), "{row}");
+}
+
+#[test]
+fn a_missing_adapter_is_a_setup_error_with_exit_two() {
+    let output = cli()
+        .args(["--adapter", "/nonexistent/adapter"])
+        .output()
+        .expect("the CLI runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("adapter"));
+}
