@@ -25,10 +25,16 @@ impl ExpectedFailures {
     /// Reads a TOML file.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(ErrorKind::ExpectedFailures, format!("{}: {e}", path.display()))
+            Error::new(
+                ErrorKind::ExpectedFailures,
+                format!("{}: {e}", path.display()),
+            )
         })?;
         Self::parse(&text).map_err(|e| {
-            Error::new(ErrorKind::ExpectedFailures, format!("{}: {e}", path.display()))
+            Error::new(
+                ErrorKind::ExpectedFailures,
+                format!("{}: {e}", path.display()),
+            )
         })
     }
 

@@ -136,7 +136,9 @@ pub(crate) fn load_file(path: &Path) -> Result<Vec<Scenario>, Error> {
                 continue;
             }
             for examples in &scenario.examples {
-                let Some(table) = &examples.table else { continue };
+                let Some(table) = &examples.table else {
+                    continue;
+                };
                 let Some((header, rows)) = table.rows.split_first() else {
                     continue;
                 };
@@ -167,9 +169,12 @@ fn clean(tags: &[String]) -> Vec<String> {
 
 fn convert(steps: &[gherkin::Step], header: &[String], row: &[String]) -> Vec<Step> {
     let fill = |text: &str| {
-        header.iter().zip(row).fold(text.to_owned(), |text, (k, v)| {
-            text.replace(&format!("<{k}>"), v)
-        })
+        header
+            .iter()
+            .zip(row)
+            .fold(text.to_owned(), |text, (k, v)| {
+                text.replace(&format!("<{k}>"), v)
+            })
     };
     steps
         .iter()
@@ -183,10 +188,12 @@ fn convert(steps: &[gherkin::Step], header: &[String], row: &[String]) -> Vec<St
             Step {
                 kind,
                 text: fill(&step.value),
-                table: step
-                    .table
-                    .as_ref()
-                    .map(|t| t.rows.iter().map(|r| r.iter().map(|c| fill(c)).collect()).collect()),
+                table: step.table.as_ref().map(|t| {
+                    t.rows
+                        .iter()
+                        .map(|r| r.iter().map(|c| fill(c)).collect())
+                        .collect()
+                }),
             }
         })
         .collect()
@@ -204,7 +211,11 @@ impl TagFilter {
     /// Parses a comma-separated list; `!tag` or `~tag` excludes, a leading `@` is optional.
     pub fn parse(expression: &str) -> Self {
         let mut filter = Self::default();
-        for part in expression.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for part in expression
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             match part.strip_prefix('!').or_else(|| part.strip_prefix('~')) {
                 Some(tag) => filter.exclude.push(tag.trim_start_matches('@').to_owned()),
                 None => filter.include.push(part.trim_start_matches('@').to_owned()),

@@ -109,7 +109,14 @@ impl RawSession {
         let url = format!("{api_url}/login/finalize");
         let body = json!({"challenge_token": challenge});
         let now = server_now(control).await?;
-        let mut answer = send(&url, Some(key.proof("POST", &url, now)), None, Some(&body), user_agent).await?;
+        let mut answer = send(
+            &url,
+            Some(key.proof("POST", &url, now)),
+            None,
+            Some(&body),
+            user_agent,
+        )
+        .await?;
         if answer.code.as_deref() == Some("use_dpop_nonce") {
             let proof = key
                 .builder("POST", &url, now)

@@ -107,7 +107,13 @@ impl Suite {
             };
             results.push(self.finish(scenario, outcome, began));
         }
-        RunReport::new(driver.hello().sdk.clone(), "sdk", unix_now(), elapsed_ms(started), results)
+        RunReport::new(
+            driver.hello().sdk.clone(),
+            "sdk",
+            unix_now(),
+            elapsed_ms(started),
+            results,
+        )
     }
 
     /// Runs the `@server` scenarios against `target`.
@@ -123,14 +129,24 @@ impl Suite {
             ServerTarget::FreshMock => "prelude-mock-server".to_owned(),
             ServerTarget::Remote { base_url, .. } => base_url.clone(),
         };
-        let sdk = SdkInfo { name, version: String::new(), language: "server".to_owned() };
+        let sdk = SdkInfo {
+            name,
+            version: String::new(),
+            language: "server".to_owned(),
+        };
         RunReport::new(sdk, "server", unix_now(), elapsed_ms(started), results)
     }
 
     fn finish(&self, scenario: &Scenario, outcome: Outcome, began: Instant) -> ScenarioResult {
         let outcome = match (outcome, self.expected.reason(&scenario.id)) {
-            (Outcome::Passed, Some(reason)) => Outcome::UnexpectedPass { reason: reason.to_owned() },
-            (Outcome::Failed { step, message }, Some(reason)) => Outcome::ExpectedFailure { reason: reason.to_owned(), step, message },
+            (Outcome::Passed, Some(reason)) => Outcome::UnexpectedPass {
+                reason: reason.to_owned(),
+            },
+            (Outcome::Failed { step, message }, Some(reason)) => Outcome::ExpectedFailure {
+                reason: reason.to_owned(),
+                step,
+                message,
+            },
             (outcome, _) => outcome,
         };
         let result = ScenarioResult {
@@ -144,14 +160,22 @@ impl Suite {
             duration_ms: elapsed_ms(began),
         };
         if self.progress {
-            eprintln!("{:<16} {} ({} ms)", result.outcome.label(), result.id, result.duration_ms);
+            eprintln!(
+                "{:<16} {} ({} ms)",
+                result.outcome.label(),
+                result.id,
+                result.duration_ms
+            );
         }
         result
     }
 }
 
 fn missing_capability(scenario: &Scenario, driver: &dyn Driver) -> Option<String> {
-    let missing: Vec<&str> = scenario.needs().filter(|c| !driver.hello().supports(c)).collect();
+    let missing: Vec<&str> = scenario
+        .needs()
+        .filter(|c| !driver.hello().supports(c))
+        .collect();
     (!missing.is_empty()).then(|| format!("the SDK lacks capability {}", missing.join(", ")))
 }
 
@@ -164,7 +188,12 @@ async fn run_sdk_scenario(scenario: &Scenario, driver: Arc<dyn Driver>) -> Outco
     if let Err(e) = std::fs::create_dir_all(&workdir) {
         return setup_failure(format!("cannot create {}: {e}", workdir.display()));
     }
-    let mut world = World::new(server.url().to_owned(), server.control().clone(), Some(driver.clone()), workdir.clone());
+    let mut world = World::new(
+        server.url().to_owned(),
+        server.control().clone(),
+        Some(driver.clone()),
+        workdir.clone(),
+    );
     let outcome = run_steps(scenario, &mut world).await;
     drop(world);
     let _forgotten = driver.call(MAIN_CLIENT.to_owned(), Op::Reset).await;
@@ -184,7 +213,9 @@ async fn run_server_scenario(scenario: &Scenario, target: &ServerTarget) -> Outc
         },
         ServerTarget::Remote { base_url, control } => {
             if let Err(e) = control.reset().await {
-                return setup_failure(format!("cannot reset the server through its control API: {e}"));
+                return setup_failure(format!(
+                    "cannot reset the server through its control API: {e}"
+                ));
             }
             (None, base_url.clone(), control.clone())
         }
@@ -201,15 +232,28 @@ async fn run_steps(scenario: &Scenario, world: &mut World) -> Outcome {
     for step in &scenario.steps {
         let result = tokio::time::timeout(STEP_TIMEOUT, steps::run(world, step))
             .await
-            .unwrap_or_else(|_| Err(StepError::failed(format!("the step took longer than {} s", STEP_TIMEOUT.as_secs()))));
+            .unwrap_or_else(|_| {
+                Err(StepError::failed(format!(
+                    "the step took longer than {} s",
+                    STEP_TIMEOUT.as_secs()
+                )))
+            });
         match result {
             Ok(()) => {}
-            Err(StepError::Failed(message)) => return Outcome::Failed { step: step.text.clone(), message },
+            Err(StepError::Failed(message)) => {
+                return Outcome::Failed {
+                    step: step.text.clone(),
+                    message,
+                };
+            }
             Err(StepError::Skipped(reason)) => return Outcome::Skipped { reason },
             Err(StepError::Undefined) => {
                 return Outcome::Failed {
                     step: step.text.clone(),
-                    message: format!("undefined step (no definition matches; see {})", scenario.location),
+                    message: format!(
+                        "undefined step (no definition matches; see {})",
+                        scenario.location
+                    ),
                 };
             }
         }
@@ -218,15 +262,24 @@ async fn run_steps(scenario: &Scenario, world: &mut World) -> Outcome {
 }
 
 fn setup_failure(message: String) -> Outcome {
-    Outcome::Failed { step: "(setup)".to_owned(), message }
+    Outcome::Failed {
+        step: "(setup)".to_owned(),
+        message,
+    }
 }
 
 fn scratch_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("prelude-conformance-{}-{}", std::process::id(), crate::random_hex(8)))
+    std::env::temp_dir().join(format!(
+        "prelude-conformance-{}-{}",
+        std::process::id(),
+        crate::random_hex(8)
+    ))
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

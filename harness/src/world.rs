@@ -103,9 +103,9 @@ impl World {
         let name = op.name();
         let outcome = self.driver()?.call(client.to_owned(), op).await;
         match outcome {
-            Err(e) if e.kind == crate::protocol::ErrorKind::Unsupported => Err(
-                StepError::Skipped(format!("the SDK does not support `{name}`: {}", e.message)),
-            ),
+            Err(e) if e.kind == crate::protocol::ErrorKind::Unsupported => Err(StepError::Skipped(
+                format!("the SDK does not support `{name}`: {}", e.message),
+            )),
             Err(e) if e.kind == crate::protocol::ErrorKind::Protocol => Err(StepError::failed(
                 format!("adapter protocol error on `{name}`: {}", e.message),
             )),
@@ -139,13 +139,17 @@ impl World {
         if self.configured.iter().any(|c| c == client) {
             return Ok(());
         }
-        self.must(client, Op::Configure(self.config(client, false))).await?;
+        self.must(client, Op::Configure(self.config(client, false)))
+            .await?;
         self.configured.push(client.to_owned());
         Ok(())
     }
 
     /// Journal entries after the mark (all of them before it is set), optionally one route.
-    pub(crate) async fn journal(&self, route: Option<Route>) -> Result<Vec<JournalEntry>, StepError> {
+    pub(crate) async fn journal(
+        &self,
+        route: Option<Route>,
+    ) -> Result<Vec<JournalEntry>, StepError> {
         self.control
             .journal(self.mark.unwrap_or(0), route)
             .await

@@ -54,16 +54,24 @@ async fn each_broken_variant_fails_exactly_the_scenarios_that_describe_its_bug()
     let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
     let mut mismatches = Vec::new();
     for variant in BrokenVariant::ALL {
-        let command = format!("{} --variant {variant}", env!("CARGO_BIN_EXE_reference-adapter"));
+        let command = format!(
+            "{} --variant {variant}",
+            env!("CARGO_BIN_EXE_reference-adapter")
+        );
         let adapter = Adapter::spawn(&command).await.expect("the adapter starts");
         let report = suite.run_sdk(Arc::new(adapter)).await;
         let mut failed = report.failed_ids();
         failed.sort_unstable();
         let mut expected = caught_by(variant).to_vec();
         expected.sort_unstable();
-        assert!(!expected.is_empty(), "{variant} has no catching scenario listed");
+        assert!(
+            !expected.is_empty(),
+            "{variant} has no catching scenario listed"
+        );
         if failed != expected {
-            mismatches.push(format!("{variant}:\n  failed:   {failed:#?}\n  expected: {expected:#?}"));
+            mismatches.push(format!(
+                "{variant}:\n  failed:   {failed:#?}\n  expected: {expected:#?}"
+            ));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

@@ -33,10 +33,12 @@ fn run(args: &[&str], reports: &Path) -> (i32, RunReport) {
         .args(["--name", "run"])
         .output()
         .expect("the CLI runs");
-    let report = RunReport::read(&reports.join("run.json")).unwrap_or_else(|e| {
-        panic!("{e}\n{}", String::from_utf8_lossy(&output.stderr))
-    });
-    assert!(reports.join("run.junit.xml").is_file(), "JUnit report written");
+    let report = RunReport::read(&reports.join("run.json"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", String::from_utf8_lossy(&output.stderr)));
+    assert!(
+        reports.join("run.junit.xml").is_file(),
+        "JUnit report written"
+    );
     (output.status.code().expect("exit code"), report)
 }
 
@@ -45,7 +47,10 @@ const MUST_TAGS: &str = "must,!needs-multi_process";
 #[test]
 fn a_conforming_adapter_exits_zero_and_writes_json_and_junit() {
     let reports = scratch("ok");
-    let (code, report) = run(&["--adapter", &adapter(None), "--tags", MUST_TAGS], &reports);
+    let (code, report) = run(
+        &["--adapter", &adapter(None), "--tags", MUST_TAGS],
+        &reports,
+    );
     assert_eq!(code, 0, "{}", report.summary_line());
     assert!(report.scenarios.iter().all(|s| s.level == "must"));
     let junit = std::fs::read_to_string(reports.join("run.junit.xml")).expect("junit");
@@ -58,7 +63,10 @@ fn a_broken_adapter_exits_one_and_expected_failures_turn_it_green() {
     let broken = adapter(Some("no-wipe-on-revoke-mine"));
     let (code, report) = run(&["--adapter", &broken, "--tags", "needs-revoke"], &reports);
     assert_eq!(code, 1);
-    assert_eq!(report.failed_ids(), ["revoke: Revoking a target that includes this session wipes it [mine]"]);
+    assert_eq!(
+        report.failed_ids(),
+        ["revoke: Revoking a target that includes this session wipes it [mine]"]
+    );
 
     let expected = reports.join("expected.toml");
     std::fs::write(
@@ -67,12 +75,32 @@ fn a_broken_adapter_exits_one_and_expected_failures_turn_it_green() {
     )
     .expect("write");
     let expected = expected.to_string_lossy().into_owned();
-    let (code, report) = run(&["--adapter", &broken, "--tags", "needs-revoke", "--expected-failures", &expected], &reports);
+    let (code, report) = run(
+        &[
+            "--adapter",
+            &broken,
+            "--tags",
+            "needs-revoke",
+            "--expected-failures",
+            &expected,
+        ],
+        &reports,
+    );
     assert_eq!(code, 0, "{}", report.summary_line());
     assert_eq!(report.summary.expected_failures, 1);
 
     // The same list against a conforming SDK is stale: an unexpected pass fails the run.
-    let (code, report) = run(&["--adapter", &adapter(None), "--tags", "needs-revoke", "--expected-failures", &expected], &reports);
+    let (code, report) = run(
+        &[
+            "--adapter",
+            &adapter(None),
+            "--tags",
+            "needs-revoke",
+            "--expected-failures",
+            &expected,
+        ],
+        &reports,
+    );
     assert_eq!(code, 1);
     assert_eq!(report.summary.unexpected_passes, 1);
 }
@@ -95,8 +123,19 @@ fn compare_tabulates_runs_scenario_by_scenario() {
     let reports = scratch("compare");
     let good = reports.join("good");
     let bad = reports.join("bad");
-    run(&["--adapter", &adapter(None), "--tags", "needs-revoke"], &good);
-    run(&["--adapter", &adapter(Some("revoke-blank-session-sent")), "--tags", "needs-revoke"], &bad);
+    run(
+        &["--adapter", &adapter(None), "--tags", "needs-revoke"],
+        &good,
+    );
+    run(
+        &[
+            "--adapter",
+            &adapter(Some("revoke-blank-session-sent")),
+            "--tags",
+            "needs-revoke",
+        ],
+        &bad,
+    );
     let table = reports.join("table.md");
     let status = cli()
         .arg("compare")
@@ -112,7 +151,10 @@ fn compare_tabulates_runs_scenario_by_scenario() {
         .lines()
         .find(|l| l.starts_with("| revoke: An empty session id"))
         .expect("row for the blank id scenario");
-    assert!(row.contains("✅ passed") && row.contains("❌ failed"), "{row}");
+    assert!(
+        row.contains("✅ passed") && row.contains("❌ failed"),
+        "{row}"
+    );
 }
 
 #[test]

@@ -70,7 +70,12 @@ impl ReferenceStateMachine for Model {
     type Transition = Transition;
 
     fn init_state() -> BoxedStrategy<Model> {
-        Just(Model { logged_in: true, fresh: true, ..Model::default() }).boxed()
+        Just(Model {
+            logged_in: true,
+            fresh: true,
+            ..Model::default()
+        })
+        .boxed()
     }
 
     fn transitions(_: &Model) -> BoxedStrategy<Transition> {
@@ -175,7 +180,10 @@ impl<P> System<P> {
 
     fn login(&mut self) {
         let user = self
-            .call(Op::Login { email: self.email.clone(), password: "pw".into() })
+            .call(Op::Login {
+                email: self.email.clone(),
+                password: "pw".into(),
+            })
             .expect("login succeeds");
         self.sid = user["session_id"].as_str().map(str::to_owned);
     }
@@ -193,13 +201,22 @@ impl<P: Pick> StateMachineTest for ClientMachine<P> {
             .build()
             .expect("runtime");
         // A grace window lets the client recover lost answers without re-spending tokens.
-        let policy = Policy { reuse_grace_seconds: 10, ..Policy::default() };
+        let policy = Policy {
+            reuse_grace_seconds: 10,
+            ..Policy::default()
+        };
         let server = runtime
             .block_on(MockServer::builder().policy(policy).start())
             .expect("server starts");
         let email = format!("prop-{}@example.com", std::process::id());
-        runtime.block_on(server.control().create_user(&email, "pw")).expect("user");
-        let workdir = std::env::temp_dir().join(format!("props-{}-{}", std::process::id(), server.addr().port()));
+        runtime
+            .block_on(server.control().create_user(&email, "pw"))
+            .expect("user");
+        let workdir = std::env::temp_dir().join(format!(
+            "props-{}-{}",
+            std::process::id(),
+            server.addr().port()
+        ));
         std::fs::create_dir_all(&workdir).expect("workdir");
         let mut system = System {
             driver: InProcess::with_variant(P::VARIANT),
@@ -235,11 +252,24 @@ impl<P: Pick> StateMachineTest for ClientMachine<P> {
                 let results = s.runtime.block_on(futures_util::future::join_all(calls));
                 let tokens: HashSet<String> = results
                     .iter()
-                    .map(|r| r.as_ref().map(|v| v["access_token"].to_string()).map_err(|e| e.kind))
+                    .map(|r| {
+                        r.as_ref()
+                            .map(|v| v["access_token"].to_string())
+                            .map_err(|e| e.kind)
+                    })
                     .map(|r| format!("{r:?}"))
                     .collect();
-                assert_eq!(tokens.len(), 1, "every caller of a burst gets the same outcome");
-                assert_eq!(results[0].is_ok(), model.logged_in, "burst: {:?}", results[0]);
+                assert_eq!(
+                    tokens.len(),
+                    1,
+                    "every caller of a burst gets the same outcome"
+                );
+                assert_eq!(
+                    results[0].is_ok(),
+                    model.logged_in,
+                    "burst: {:?}",
+                    results[0]
+                );
             }
             Transition::Invalidate => {
                 s.call(Op::Invalidate).expect("invalidate is local");
@@ -252,10 +282,16 @@ impl<P: Pick> StateMachineTest for ClientMachine<P> {
                     Target::All => ("all", None),
                     Target::Others => ("others", None),
                     Target::Mine => ("mine", None),
-                    Target::OwnId => ("session", Some(s.sid.clone().unwrap_or_else(|| "ses_gone".into()))),
+                    Target::OwnId => (
+                        "session",
+                        Some(s.sid.clone().unwrap_or_else(|| "ses_gone".into())),
+                    ),
                     Target::BlankId => ("session", Some(String::new())),
                 };
-                let _judged_by_invariants = s.call(Op::Revoke { target: target.into(), session_id: id });
+                let _judged_by_invariants = s.call(Op::Revoke {
+                    target: target.into(),
+                    session_id: id,
+                });
             }
             Transition::Restart => {
                 s.call(Op::Restart).expect("restart");
@@ -268,7 +304,11 @@ impl<P: Pick> StateMachineTest for ClientMachine<P> {
                     Trouble::Slow => FaultAction::Delay { ms: 20 },
                 };
                 s.runtime
-                    .block_on(s.server.control().add_fault(&Fault::new(Route::Refresh, action)))
+                    .block_on(
+                        s.server
+                            .control()
+                            .add_fault(&Fault::new(Route::Refresh, action)),
+                    )
                     .expect("fault");
             }
         }
@@ -278,27 +318,52 @@ impl<P: Pick> StateMachineTest for ClientMachine<P> {
     fn check_invariants(s: &System<P>, model: &Model) {
         let control = s.server.control();
         let stats = s.runtime.block_on(control.stats()).expect("stats");
-        let journal = s.runtime.block_on(control.journal(0, None)).expect("journal");
-        assert_eq!(stats.reuse_detected, 0, "a refresh token was presented twice outside the grace window");
+        let journal = s
+            .runtime
+            .block_on(control.journal(0, None))
+            .expect("journal");
+        assert_eq!(
+            stats.reuse_detected, 0,
+            "a refresh token was presented twice outside the grace window"
+        );
         let mut presented: HashMap<&str, usize> = HashMap::new();
         for entry in journal.iter().filter(|e| e.route == Some(Route::Refresh)) {
             if let Some(token) = entry.refresh_token.as_deref() {
                 let seen = presented.entry(token).or_default();
                 *seen += 1;
-                assert!(*seen == 1 || entry.grace_reissue, "token presented again (request #{}) without a grace reissue", entry.seq);
+                assert!(
+                    *seen == 1 || entry.grace_reissue,
+                    "token presented again (request #{}) without a grace reissue",
+                    entry.seq
+                );
             }
         }
-        assert_eq!(stats.rotations, model.rotations, "rotations the server did vs. refreshes the model needed");
+        assert_eq!(
+            stats.rotations, model.rotations,
+            "rotations the server did vs. refreshes the model needed"
+        );
         let mut jtis = HashSet::new();
         for entry in journal.iter().filter(|e| e.verdict == Verdict::Accepted) {
             if let Some(jti) = entry.dpop.as_ref().and_then(|d| d.jti.as_deref()) {
-                assert!(jtis.insert(jti), "the server accepted a replayed proof (request #{})", entry.seq);
+                assert!(
+                    jtis.insert(jti),
+                    "the server accepted a replayed proof (request #{})",
+                    entry.seq
+                );
             }
         }
         let stored = s.call(Op::Stored).expect("stored");
-        assert_eq!(stored["credentials"].as_bool(), Some(model.logged_in), "credentials stored vs. model");
+        assert_eq!(
+            stored["credentials"].as_bool(),
+            Some(model.logged_in),
+            "credentials stored vs. model"
+        );
         let state = s.call(Op::State).expect("state");
-        let expected = if model.logged_in { "logged_in" } else { "logged_out" };
+        let expected = if model.logged_in {
+            "logged_in"
+        } else {
+            "logged_out"
+        };
         assert_eq!(state["state"], expected, "state stream vs. model");
     }
 
@@ -308,7 +373,10 @@ impl<P: Pick> StateMachineTest for ClientMachine<P> {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128)
 }
 
 prop_state_machine! {
@@ -323,18 +391,33 @@ fn a_broken_client_is_caught_and_shrunk() {
     // Silence the expected assertion panics while proptest searches and shrinks.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let mut runner = TestRunner::new(Config { cases: 64, failure_persistence: None, ..Config::default() });
-    let outcome = runner.run(&Model::sequential_strategy(1..24), |(initial, transitions, seen)| {
-        std::panic::catch_unwind(|| {
-            ClientMachine::<NoWipeOnRevokeMine>::test_sequential(Config::default(), initial, transitions, seen);
-        })
-        .map_err(|_| TestCaseError::fail("an invariant broke"))
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
     });
+    let outcome = runner.run(
+        &Model::sequential_strategy(1..24),
+        |(initial, transitions, seen)| {
+            std::panic::catch_unwind(|| {
+                ClientMachine::<NoWipeOnRevokeMine>::test_sequential(
+                    Config::default(),
+                    initial,
+                    transitions,
+                    seen,
+                );
+            })
+            .map_err(|_| TestCaseError::fail("an invariant broke"))
+        },
+    );
     std::panic::set_hook(hook);
     let Err(TestError::Fail(_, (_, transitions, _))) = outcome else {
         panic!("the broken client was not caught: {outcome:?}");
     };
     // Minimal: revoking "mine" (by target or by own id) is enough to show the bug.
     assert_eq!(transitions.len(), 1, "shrunk to {transitions:?}");
-    assert!(matches!(transitions[0], Transition::Revoke(Target::Mine)), "shrunk to {transitions:?}");
+    assert!(
+        matches!(transitions[0], Transition::Revoke(Target::Mine)),
+        "shrunk to {transitions:?}"
+    );
 }

@@ -15,7 +15,9 @@ fn adapter_command() -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_adapter_passes_every_scenario() {
-    let adapter = Adapter::spawn(adapter_command()).await.expect("the adapter starts");
+    let adapter = Adapter::spawn(adapter_command())
+        .await
+        .expect("the adapter starts");
     assert_eq!(adapter.hello().sdk.name, "prelude-session");
     let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
     let report = suite.run_sdk(Arc::new(adapter)).await;
@@ -27,19 +29,29 @@ async fn the_reference_adapter_passes_every_scenario() {
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_the_order_they_finish() {
     let server = MockServer::start().await.expect("server starts");
-    server.control().create_user("ada@example.com", "pw").await.expect("user");
+    server
+        .control()
+        .create_user("ada@example.com", "pw")
+        .await
+        .expect("user");
     let (mut suite_side, adapter_side) = tokio::io::duplex(64 * 1024);
     let (input, output) = tokio::io::split(adapter_side);
     tokio::spawn(serve(Arc::new(InProcess::new()), input, output));
     let workdir = std::env::temp_dir().join(format!("pipelining-{}", std::process::id()));
     std::fs::create_dir_all(&workdir).expect("workdir");
     let configure = serde_json::json!({"id": 1, "op": "configure", "base_url": server.url(), "workdir": workdir});
-    let login = serde_json::json!({"id": 2, "op": "login", "email": "ada@example.com", "password": "pw"});
+    let login =
+        serde_json::json!({"id": 2, "op": "login", "email": "ada@example.com", "password": "pw"});
     let (reader, mut writer) = tokio::io::split(&mut suite_side);
     let mut lines = BufReader::new(reader).lines();
     for request in [configure, login] {
-        writer.write_all(format!("{request}\n").as_bytes()).await.expect("write");
-        let answer: Value = serde_json::from_str(&lines.next_line().await.expect("read").expect("line")).expect("json");
+        writer
+            .write_all(format!("{request}\n").as_bytes())
+            .await
+            .expect("write");
+        let answer: Value =
+            serde_json::from_str(&lines.next_line().await.expect("read").expect("line"))
+                .expect("json");
         assert!(answer.get("ok").is_some(), "{answer}");
     }
     // A slow refresh first, then a local call: the local one must not wait for it.
@@ -61,11 +73,18 @@ async fn pipelined_requests_are_answered_in_the_order_they_finish() {
             .expect("line");
         let answer: Value = serde_json::from_str(&line).expect("json");
         if answer["id"] == 6 {
-            assert_eq!(answer["error"]["kind"], "unsupported", "unknown ops are unsupported: {answer}");
+            assert_eq!(
+                answer["error"]["kind"], "unsupported",
+                "unknown ops are unsupported: {answer}"
+            );
         }
         order.push(answer["id"].as_u64().expect("id"));
     }
-    assert_eq!(order.last(), Some(&4), "the delayed refresh is answered last: {order:?}");
+    assert_eq!(
+        order.last(),
+        Some(&4),
+        "the delayed refresh is answered last: {order:?}"
+    );
     let _removed = std::fs::remove_dir_all(&workdir);
 }
 

@@ -7,7 +7,11 @@ async fn the_mock_server_withstands_every_server_side_scenario() {
     let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
     let report = suite.run_server(&ServerTarget::FreshMock).await;
     println!("{}", report.console());
-    assert!(report.scenarios.len() >= 20, "server scenarios ran: {}", report.scenarios.len());
+    assert!(
+        report.scenarios.len() >= 20,
+        "server scenarios ran: {}",
+        report.scenarios.len()
+    );
     assert!(report.is_success(), "{}", report.summary_line());
 }
 

@@ -138,6 +138,8 @@ pub struct ServerConfig {
     pub users: Vec<SeedUser>,
     /// Run-time policy at start-up.
     pub policy: Policy,
+    /// Keep each request's headers and body (secrets redacted) in the journal.
+    pub record_requests: bool,
 }
 
 impl ServerConfig {

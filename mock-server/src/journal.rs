@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api_error::Reason;
 use crate::dpop::ProofSummary;
 use crate::route::Route;
+use crate::wire::WireRequest;
 
 /// Entries kept; older ones are dropped first.
 const CAPACITY: usize = 100_000;
@@ -63,6 +64,9 @@ pub struct JournalEntry {
     pub rotated: bool,
     /// Whether this request got the same successor back within the reuse grace window.
     pub grace_reissue: bool,
+    /// Headers and body as sent, redacted; only when the server records requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<WireRequest>,
 }
 
 /// Counters over the journal since the last reset.

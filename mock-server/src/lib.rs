@@ -44,6 +44,7 @@ mod store;
 mod time_fmt;
 mod tls;
 mod tokens;
+mod wire;
 
 pub use api_error::{ErrorBody, Reason};
 pub use clock::ClockReading;
@@ -59,3 +60,4 @@ pub use route::Route;
 pub use server::{MockServer, MockServerBuilder};
 pub use store::{DeviceType, SessionInfo, SessionView, UserView};
 pub use tls::TlsInfo;
+pub use wire::WireRequest;

@@ -48,6 +48,9 @@ struct Cli {
     /// stay verifiable across restarts.
     #[arg(long)]
     signing_key: Option<PathBuf>,
+    /// Keep each request's headers and body (secrets redacted) in the journal.
+    #[arg(long)]
+    record_requests: bool,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -86,6 +89,9 @@ async fn run(cli: Cli) -> Result<()> {
     config.users.extend(cli.users);
     if cli.control_token.is_some() {
         config.control_token = cli.control_token;
+    }
+    if cli.record_requests {
+        config.record_requests = true;
     }
     if cli.signing_key.is_some() {
         config.signing_key = cli.signing_key;

@@ -18,6 +18,7 @@ use crate::journal::{JournalEntry, Trace, Verdict};
 use crate::route::Route;
 use crate::state::AppState;
 use crate::time_fmt::http_date;
+use crate::wire::WireRequest;
 
 /// Largest total size of request headers answered normally.
 pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -50,6 +51,14 @@ pub(crate) async fn observe(
     let trace = Trace::default();
     req.extensions_mut().insert(trace.clone());
     let connection = req.extensions().get::<ConnectionControl>().cloned();
+    let (req, request) = if state.record_requests {
+        match capture(req).await {
+            Ok(captured) => captured,
+            Err(response) => return response,
+        }
+    } else {
+        (req, None)
+    };
 
     let mut fault = route.and_then(|r| state.faults.take(r));
     let injected = fault.is_some();
@@ -112,6 +121,7 @@ pub(crate) async fn observe(
         dpop: data.dpop,
         rotated: data.rotated,
         grace_reissue: data.grace_reissue,
+        request,
     };
     tracing::info!(
         seq,
@@ -205,4 +215,19 @@ pub(crate) async fn control_auth(
         }
     }
     next.run(req).await
+}
+
+/// Buffers the body so the request can be both recorded and handled.
+async fn capture(req: Request) -> Result<(Request, Option<WireRequest>), Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, crate::extract::MAX_BODY + 1)
+        .await
+        .map_err(|_| {
+            ApiError::new(Reason::BodyTooLarge, "request body is too large").into_response()
+        })?;
+    let wire = WireRequest::capture(&parts.headers, parts.uri.query(), &bytes);
+    Ok((
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        Some(wire),
+    ))
 }

@@ -90,6 +90,13 @@ impl MockServerBuilder {
         self
     }
 
+    /// Keep each request's headers and body, secrets redacted, in the journal
+    /// ([`JournalEntry::request`](crate::JournalEntry::request)).
+    pub fn record_requests(mut self, on: bool) -> Self {
+        self.config.record_requests = on;
+        self
+    }
+
     /// Sets the application id (cookie names, default issuer).
     pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
         self.config.app_id = Some(app_id.into());

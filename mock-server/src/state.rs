@@ -19,6 +19,7 @@ pub(crate) struct Shared {
     /// `http` or `https`: what `htu` must say.
     pub(crate) scheme: &'static str,
     pub(crate) control_token: Option<String>,
+    pub(crate) record_requests: bool,
     seed_users: Vec<SeedUser>,
     initial_policy: Policy,
     policy: RwLock<Policy>,
@@ -56,6 +57,7 @@ impl AppState {
             issuer: config.issuer(),
             scheme,
             control_token: config.control_token.clone(),
+            record_requests: config.record_requests,
             seed_users: config.users.clone(),
             initial_policy: config.policy.clone(),
             policy: RwLock::new(config.policy.clone()),

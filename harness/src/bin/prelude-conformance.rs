@@ -101,7 +101,11 @@ async fn main() -> ExitCode {
 fn suite(common: &Common) -> Result<Suite, String> {
     let dir = common.features.clone().unwrap_or_else(|| {
         let local = PathBuf::from("features");
-        if local.is_dir() { local } else { Suite::bundled_features_dir() }
+        if local.is_dir() {
+            local
+        } else {
+            Suite::bundled_features_dir()
+        }
     });
     Ok(Suite::load(&dir)
         .map_err(|e| e.to_string())?
@@ -115,7 +119,11 @@ async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
         suite = suite.expected_failures(ExpectedFailures::load(path).map_err(|e| e.to_string())?);
     }
     let driver: Arc<dyn Driver> = match &args.adapter {
-        Some(command) => Arc::new(Adapter::spawn(command).await.map_err(|e| format!("adapter: {e}"))?),
+        Some(command) => Arc::new(
+            Adapter::spawn(command)
+                .await
+                .map_err(|e| format!("adapter: {e}"))?,
+        ),
         None => Arc::new(InProcess::new()),
     };
     let report = suite.run_sdk(driver).await;
@@ -126,7 +134,8 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
     let suite = suite(&args.common)?;
     let target = match args.url {
         Some(url) => ServerTarget::Remote {
-            control: ControlClient::new(&url, args.control_token, None).map_err(|e| e.to_string())?,
+            control: ControlClient::new(&url, args.control_token, None)
+                .map_err(|e| e.to_string())?,
             base_url: url,
         },
         None => ServerTarget::FreshMock,
@@ -137,10 +146,22 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
 
 fn finish(report: &RunReport, common: &Common) -> Result<ExitCode, String> {
     print!("{}", report.console());
-    let stem = common.name.clone().unwrap_or_else(|| slug(&report.sdk.name));
-    report.write(&common.report_dir, &stem).map_err(|e| e.to_string())?;
-    eprintln!("results: {}", common.report_dir.join(format!("{stem}.json")).display());
-    Ok(if report.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let stem = common
+        .name
+        .clone()
+        .unwrap_or_else(|| slug(&report.sdk.name));
+    report
+        .write(&common.report_dir, &stem)
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "results: {}",
+        common.report_dir.join(format!("{stem}.json")).display()
+    );
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn run_compare(results: &[PathBuf], output: Option<&Path>) -> Result<ExitCode, String> {
@@ -151,7 +172,9 @@ fn run_compare(results: &[PathBuf], output: Option<&Path>) -> Result<ExitCode, S
         .map_err(|e| e.to_string())?;
     let table = compare(&runs);
     match output {
-        Some(path) => std::fs::write(path, table).map_err(|e| format!("{}: {e}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, table).map_err(|e| format!("{}: {e}", path.display()))?
+        }
         None => print!("{table}"),
     }
     Ok(ExitCode::SUCCESS)
@@ -160,7 +183,16 @@ fn run_compare(results: &[PathBuf], output: Option<&Path>) -> Result<ExitCode, S
 fn slug(name: &str) -> String {
     let slug: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
-    slug.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-")
+    slug.split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
 }

@@ -11,7 +11,10 @@ use prelude_conformance::{BrokenVariant, InProcess, serve};
 
 /// Command line.
 #[derive(Parser)]
-#[command(version, about = "The reference Prelude session client behind the adapter protocol")]
+#[command(
+    version,
+    about = "The reference Prelude session client behind the adapter protocol"
+)]
 struct Args {
     /// Switch on a deliberate defect (no-coalescing, no-wipe-on-logout, ...).
     #[arg(long, value_parser = |s: &str| s.parse::<BrokenVariant>())]

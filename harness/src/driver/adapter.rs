@@ -58,7 +58,10 @@ impl Adapter {
             Op::Configure(config) if config.separate_process => {
                 let (process, _) = Process::start(&self.command).await?;
                 let process = Arc::new(process);
-                self.separate.lock().await.insert(client.clone(), process.clone());
+                self.separate
+                    .lock()
+                    .await
+                    .insert(client.clone(), process.clone());
                 process.call(client, op).await
             }
             Op::Reset => {

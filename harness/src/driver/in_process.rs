@@ -9,8 +9,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use prelude_session::{
-    BrokenVariant, Error, FileStore, RetryPolicy, RevokeTarget, SessionClient, SessionState,
-    Store,
+    BrokenVariant, Error, FileStore, RetryPolicy, RevokeTarget, SessionClient, SessionState, Store,
 };
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -61,7 +60,10 @@ impl InProcess {
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     language: "rust".to_owned(),
                 },
-                capabilities: Capability::ALL.iter().map(|c| c.name().to_owned()).collect(),
+                capabilities: Capability::ALL
+                    .iter()
+                    .map(|c| c.name().to_owned())
+                    .collect(),
             },
             variant,
             clients: Mutex::new(HashMap::new()),
@@ -106,7 +108,9 @@ impl InProcess {
         let watcher = tokio::spawn(async move {
             loop {
                 let state = state_name(&states.borrow_and_update());
-                seen.lock().unwrap_or_else(PoisonError::into_inner).push(state);
+                seen.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(state);
                 if states.changed().await.is_err() {
                     break;
                 }
@@ -189,7 +193,11 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
                 .map_err(sdk_error)?;
             Ok(user_json(&user))
         }
-        Op::Refresh => client.refresh().await.map(|u| user_json(&u)).map_err(sdk_error),
+        Op::Refresh => client
+            .refresh()
+            .await
+            .map(|u| user_json(&u))
+            .map_err(sdk_error),
         Op::AccessToken => Ok(json!({
             "access_token": client.access_token(),
             "expires_at": client.access_token_expires_at(),

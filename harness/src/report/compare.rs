@@ -26,7 +26,12 @@ pub fn compare(runs: &[RunReport]) -> String {
     md.push('\n');
     let mut notes = Vec::new();
     for (id, cells) in &rows {
-        let _ = write!(md, "| {} | {} |", id.replace('|', "\\|"), levels.get(id).unwrap_or(&""));
+        let _ = write!(
+            md,
+            "| {} | {} |",
+            id.replace('|', "\\|"),
+            levels.get(id).unwrap_or(&"")
+        );
         for cell in cells {
             let text = match cell {
                 None => "–".to_owned(),
@@ -34,7 +39,9 @@ pub fn compare(runs: &[RunReport]) -> String {
                 Some(outcome) => {
                     let note = match outcome {
                         Outcome::Failed { message, .. } => message.clone(),
-                        Outcome::Skipped { reason } | Outcome::UnexpectedPass { reason } | Outcome::ExpectedFailure { reason, .. } => reason.clone(),
+                        Outcome::Skipped { reason }
+                        | Outcome::UnexpectedPass { reason }
+                        | Outcome::ExpectedFailure { reason, .. } => reason.clone(),
                         Outcome::Passed => String::new(),
                     };
                     notes.push(note);
@@ -54,7 +61,17 @@ pub fn compare(runs: &[RunReport]) -> String {
     md.push_str("\n| run | passed | failed | skipped | expected failures | unexpected passes |\n|---|---:|---:|---:|---:|---:|\n");
     for run in runs {
         let s = run.summary;
-        let _ = writeln!(md, "| {} {} | {} | {} | {} | {} | {} |", run.sdk.name, run.sdk.version, s.passed, s.failed, s.skipped, s.expected_failures, s.unexpected_passes);
+        let _ = writeln!(
+            md,
+            "| {} {} | {} | {} | {} | {} | {} |",
+            run.sdk.name,
+            run.sdk.version,
+            s.passed,
+            s.failed,
+            s.skipped,
+            s.expected_failures,
+            s.unexpected_passes
+        );
     }
     if !notes.is_empty() {
         md.push_str("\nNotes:\n\n");

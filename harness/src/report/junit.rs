@@ -14,7 +14,11 @@ pub fn junit(report: &RunReport) -> String {
         features.entry(&s.feature).or_default().push(s);
     }
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = report.scenarios.iter().filter(|s| s.outcome.is_unexpected()).count();
+    let failures = report
+        .scenarios
+        .iter()
+        .filter(|s| s.outcome.is_unexpected())
+        .count();
     let skipped = report.summary.skipped;
     let _ = writeln!(
         xml,
@@ -24,8 +28,14 @@ pub fn junit(report: &RunReport) -> String {
         report.duration_ms as f64 / 1000.0
     );
     for (feature, scenarios) in features {
-        let failures = scenarios.iter().filter(|s| s.outcome.is_unexpected()).count();
-        let skipped = scenarios.iter().filter(|s| matches!(s.outcome, Outcome::Skipped { .. })).count();
+        let failures = scenarios
+            .iter()
+            .filter(|s| s.outcome.is_unexpected())
+            .count();
+        let skipped = scenarios
+            .iter()
+            .filter(|s| matches!(s.outcome, Outcome::Skipped { .. }))
+            .count();
         let time: u64 = scenarios.iter().map(|s| s.duration_ms).sum();
         let _ = writeln!(
             xml,
@@ -45,15 +55,32 @@ pub fn junit(report: &RunReport) -> String {
             match &s.outcome {
                 Outcome::Passed => xml.push_str("/>\n"),
                 Outcome::Failed { step, message } => {
-                    let _ = writeln!(xml, ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>", escape(step), escape(message));
+                    let _ = writeln!(
+                        xml,
+                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
+                        escape(step),
+                        escape(message)
+                    );
                 }
                 Outcome::UnexpectedPass { reason } => {
-                    let _ = writeln!(xml, ">\n      <failure message=\"passed, but listed as an expected failure\">{}</failure>\n    </testcase>", escape(reason));
+                    let _ = writeln!(
+                        xml,
+                        ">\n      <failure message=\"passed, but listed as an expected failure\">{}</failure>\n    </testcase>",
+                        escape(reason)
+                    );
                 }
                 Outcome::Skipped { reason } => {
-                    let _ = writeln!(xml, ">\n      <skipped message=\"{}\"/>\n    </testcase>", escape(reason));
+                    let _ = writeln!(
+                        xml,
+                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                        escape(reason)
+                    );
                 }
-                Outcome::ExpectedFailure { reason, step, message } => {
+                Outcome::ExpectedFailure {
+                    reason,
+                    step,
+                    message,
+                } => {
                     let _ = writeln!(
                         xml,
                         ">\n      <system-out>expected failure: {}\nstep: {}\n{}</system-out>\n    </testcase>",
@@ -93,6 +120,9 @@ mod tests {
 
     #[test]
     fn markup_and_control_characters_are_escaped() {
-        assert_eq!(escape("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;\u{FFFD}");
+        assert_eq!(
+            escape("a<b & \"c\"\u{1}"),
+            "a&lt;b &amp; &quot;c&quot;\u{FFFD}"
+        );
     }
 }

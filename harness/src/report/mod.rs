@@ -122,7 +122,13 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub(crate) fn new(sdk: SdkInfo, target: &str, started_at: u64, duration_ms: u64, scenarios: Vec<ScenarioResult>) -> Self {
+    pub(crate) fn new(
+        sdk: SdkInfo,
+        target: &str,
+        started_at: u64,
+        duration_ms: u64,
+        scenarios: Vec<ScenarioResult>,
+    ) -> Self {
         let mut summary = Summary::default();
         for s in &scenarios {
             match s.outcome {
@@ -133,7 +139,14 @@ impl RunReport {
                 Outcome::UnexpectedPass { .. } => summary.unexpected_passes += 1,
             }
         }
-        Self { sdk, target: target.to_owned(), started_at, duration_ms, summary, scenarios }
+        Self {
+            sdk,
+            target: target.to_owned(),
+            started_at,
+            duration_ms,
+            summary,
+            scenarios,
+        }
     }
 
     /// No unexpected failure and no unexpected pass.
@@ -145,7 +158,12 @@ impl RunReport {
     pub fn failed_ids(&self) -> Vec<&str> {
         self.scenarios
             .iter()
-            .filter(|s| matches!(s.outcome, Outcome::Failed { .. } | Outcome::ExpectedFailure { .. }))
+            .filter(|s| {
+                matches!(
+                    s.outcome,
+                    Outcome::Failed { .. } | Outcome::ExpectedFailure { .. }
+                )
+            })
             .map(|s| s.id.as_str())
             .collect()
     }
@@ -163,9 +181,15 @@ impl RunReport {
             };
             out.push_str(&format!("{mark} {} ({} ms)\n", s.id, s.duration_ms));
             match &s.outcome {
-                Outcome::Failed { step, message } => out.push_str(&format!("       step: {step}\n       {message}\n")),
-                Outcome::Skipped { reason } | Outcome::UnexpectedPass { reason } => out.push_str(&format!("       {reason}\n")),
-                Outcome::ExpectedFailure { reason, .. } => out.push_str(&format!("       expected: {reason}\n")),
+                Outcome::Failed { step, message } => {
+                    out.push_str(&format!("       step: {step}\n       {message}\n"))
+                }
+                Outcome::Skipped { reason } | Outcome::UnexpectedPass { reason } => {
+                    out.push_str(&format!("       {reason}\n"))
+                }
+                Outcome::ExpectedFailure { reason, .. } => {
+                    out.push_str(&format!("       expected: {reason}\n"))
+                }
                 Outcome::Passed => {}
             }
         }
@@ -193,9 +217,11 @@ impl RunReport {
 
     /// Writes `<stem>.json` and `<stem>.junit.xml` into `dir` (created if missing).
     pub fn write(&self, dir: &Path, stem: &str) -> Result<(), Error> {
-        let io = |e: std::io::Error| Error::new(ErrorKind::Report, format!("{}: {e}", dir.display()));
+        let io =
+            |e: std::io::Error| Error::new(ErrorKind::Report, format!("{}: {e}", dir.display()));
         std::fs::create_dir_all(dir).map_err(io)?;
-        let json = serde_json::to_string_pretty(self).map_err(|e| Error::new(ErrorKind::Report, e.to_string()))?;
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::new(ErrorKind::Report, e.to_string()))?;
         std::fs::write(dir.join(format!("{stem}.json")), json + "\n").map_err(io)?;
         std::fs::write(dir.join(format!("{stem}.junit.xml")), junit(self)).map_err(io)?;
         Ok(())
@@ -203,7 +229,9 @@ impl RunReport {
 
     /// Reads a JSON result file.
     pub fn read(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::new(ErrorKind::Report, format!("{}: {e}", path.display())))?;
-        serde_json::from_str(&text).map_err(|e| Error::new(ErrorKind::Report, format!("{}: {e}", path.display())))
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(ErrorKind::Report, format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::new(ErrorKind::Report, format!("{}: {e}", path.display())))
     }
 }

@@ -12,107 +12,194 @@ use crate::world::World;
 
 pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     if pattern!(r"a session logged in over raw HTTP").is_match(text) {
-        return Some(async {
-            let user_id = w.user()?.id.clone();
-            w.raw = Some(RawSession::login(&w.api_url(), &w.control, &user_id, None).await?);
-            Ok(())
-        }.await);
+        return Some(
+            async {
+                let user_id = w.user()?.id.clone();
+                w.raw = Some(RawSession::login(&w.api_url(), &w.control, &user_id, None).await?);
+                Ok(())
+            }
+            .await,
+        );
     }
     if pattern!(r"the session refreshes with a valid proof").is_match(text) {
-        return Some(async {
-            let answer = valid_refresh(w, None).await?;
-            w.answers = vec![answer];
-            Ok(())
-        }.await);
+        return Some(
+            async {
+                let answer = valid_refresh(w, None).await?;
+                w.answers = vec![answer];
+                Ok(())
+            }
+            .await,
+        );
     }
     if pattern!(r"the session presents its previous refresh token").is_match(text) {
-        return Some(async {
-            let session = session(w)?;
-            let [.., previous, _] = session.spent.as_slice() else {
-                return Err(StepError::failed("the session has not rotated its token yet"));
-            };
-            let previous = previous.clone();
-            let answer = valid_refresh(w, Some(previous)).await?;
-            w.answers = vec![answer];
-            Ok(())
-        }.await);
+        return Some(
+            async {
+                let session = session(w)?;
+                let [.., previous, _] = session.spent.as_slice() else {
+                    return Err(StepError::failed(
+                        "the session has not rotated its token yet",
+                    ));
+                };
+                let previous = previous.clone();
+                let answer = valid_refresh(w, Some(previous)).await?;
+                w.answers = vec![answer];
+                Ok(())
+            }
+            .await,
+        );
     }
     if let Some(c) = pattern!(r"the session refreshes with (?P<proof>.+)").captures(text) {
-        return Some(async {
-            let url = refresh_url(w);
-            let now = raw::server_now(&w.control).await?;
-            let session = session(w)?;
-            let proof = broken_proof(session, &c["proof"], &url, now)?;
-            let token = session.refresh_token.clone();
-            w.last_proof.clone_from(&proof);
-            let answer = raw::send(&url, proof, Some(&token), None, None).await?;
-            session_mut(w)?.learn(&answer);
-            w.answers = vec![answer];
-            Ok(())
-        }.await);
+        return Some(
+            async {
+                let url = refresh_url(w);
+                let now = raw::server_now(&w.control).await?;
+                let session = session(w)?;
+                let proof = broken_proof(session, &c["proof"], &url, now)?;
+                let token = session.refresh_token.clone();
+                w.last_proof.clone_from(&proof);
+                let answer = raw::send(&url, proof, Some(&token), None, None).await?;
+                session_mut(w)?.learn(&answer);
+                w.answers = vec![answer];
+                Ok(())
+            }
+            .await,
+        );
     }
     if pattern!(r"the session replays its last proof").is_match(text) {
-        return Some(async {
-            let url = refresh_url(w);
-            let proof = w.last_proof.clone().ok_or_else(|| StepError::failed("no proof was sent yet"))?;
-            let token = session(w)?.refresh_token.clone();
-            let answer = raw::send(&url, Some(proof), Some(&token), None, None).await?;
-            session_mut(w)?.learn(&answer);
-            w.answers = vec![answer];
-            Ok(())
-        }.await);
-    }
-    if let Some(c) = pattern!(r"(?P<n>\d+) requests present the same refresh token at once").captures(text) {
-        return Some(async {
-            let url = refresh_url(w);
-            let now = raw::server_now(&w.control).await?;
-            let session = session(w)?;
-            let token = session.refresh_token.clone();
-            let proofs: Vec<String> = (0..number::<usize>(&c, "n")).map(|_| session.proof(&url, now).build()).collect();
-            let answers = join_all(proofs.into_iter().map(|p| raw::send(&url, Some(p), Some(&token), None, None))).await;
-            w.answers = answers.into_iter().collect::<Result<_, _>>()?;
-            let won = w.answers.iter().find(|a| a.status == 200).cloned();
-            if let Some(won) = won {
-                session_mut(w)?.learn(&won);
+        return Some(
+            async {
+                let url = refresh_url(w);
+                let proof = w
+                    .last_proof
+                    .clone()
+                    .ok_or_else(|| StepError::failed("no proof was sent yet"))?;
+                let token = session(w)?.refresh_token.clone();
+                let answer = raw::send(&url, Some(proof), Some(&token), None, None).await?;
+                session_mut(w)?.learn(&answer);
+                w.answers = vec![answer];
+                Ok(())
             }
-            Ok(())
-        }.await);
+            .await,
+        );
     }
-    if let Some(c) = pattern!(r#"the answer is (?P<status>\d+)(?: with code "(?P<code>[a-z_]+)")?"#).captures(text) {
-        return Some(async {
-            let answer = w.answers.last().ok_or_else(|| StepError::failed("no raw request was sent"))?;
-            ensure(u64::from(answer.status) == number::<u64>(&c, "status"), || format!("expected status {}, got {} ({:?})", &c["status"], answer.status, answer.code))?;
-            match c.name("code") {
-                Some(code) => ensure(answer.code.as_deref() == Some(code.as_str()), || format!("expected code {:?}, got {:?}", code.as_str(), answer.code)),
-                None => Ok(()),
+    if let Some(c) =
+        pattern!(r"(?P<n>\d+) requests present the same refresh token at once").captures(text)
+    {
+        return Some(
+            async {
+                let url = refresh_url(w);
+                let now = raw::server_now(&w.control).await?;
+                let session = session(w)?;
+                let token = session.refresh_token.clone();
+                let proofs: Vec<String> = (0..number::<usize>(&c, "n"))
+                    .map(|_| session.proof(&url, now).build())
+                    .collect();
+                let answers = join_all(
+                    proofs
+                        .into_iter()
+                        .map(|p| raw::send(&url, Some(p), Some(&token), None, None)),
+                )
+                .await;
+                w.answers = answers.into_iter().collect::<Result<_, _>>()?;
+                let won = w.answers.iter().find(|a| a.status == 200).cloned();
+                if let Some(won) = won {
+                    session_mut(w)?.learn(&won);
+                }
+                Ok(())
             }
-        }.await);
+            .await,
+        );
+    }
+    if let Some(c) = pattern!(r#"the answer is (?P<status>\d+)(?: with code "(?P<code>[a-z_]+)")?"#)
+        .captures(text)
+    {
+        return Some(
+            async {
+                let answer = w
+                    .answers
+                    .last()
+                    .ok_or_else(|| StepError::failed("no raw request was sent"))?;
+                ensure(
+                    u64::from(answer.status) == number::<u64>(&c, "status"),
+                    || {
+                        format!(
+                            "expected status {}, got {} ({:?})",
+                            &c["status"], answer.status, answer.code
+                        )
+                    },
+                )?;
+                match c.name("code") {
+                    Some(code) => ensure(answer.code.as_deref() == Some(code.as_str()), || {
+                        format!("expected code {:?}, got {:?}", code.as_str(), answer.code)
+                    }),
+                    None => Ok(()),
+                }
+            }
+            .await,
+        );
     }
     if pattern!(r"the answer carries a DPoP-Nonce header").is_match(text) {
-        return Some(w.answers.last().ok_or_else(|| StepError::failed("no raw request was sent")).and_then(|a| ensure(a.nonce.is_some(), || "no DPoP-Nonce header".to_owned())));
+        return Some(
+            w.answers
+                .last()
+                .ok_or_else(|| StepError::failed("no raw request was sent"))
+                .and_then(|a| ensure(a.nonce.is_some(), || "no DPoP-Nonce header".to_owned())),
+        );
     }
     if pattern!(r"every error answer is a Prelude error body").is_match(text) {
-        return Some(w.answers.iter().filter(|a| a.status >= 400).try_for_each(|a| {
-            let ok = ["code", "message", "type"].iter().all(|k| a.body[k].as_str().is_some_and(|v| !v.is_empty()));
-            ensure(ok, || format!("error answer {} is not {{code, message, type}}: {}", a.status, a.body))
-        }));
+        return Some(
+            w.answers
+                .iter()
+                .filter(|a| a.status >= 400)
+                .try_for_each(|a| {
+                    let ok = ["code", "message", "type"]
+                        .iter()
+                        .all(|k| a.body[k].as_str().is_some_and(|v| !v.is_empty()));
+                    ensure(ok, || {
+                        format!(
+                            "error answer {} is not {{code, message, type}}: {}",
+                            a.status, a.body
+                        )
+                    })
+                }),
+        );
     }
-    if let Some(c) = pattern!(r"exactly (?P<n>\d+) of the answers (?:is|are) (?P<status>\d+)").captures(text) {
-        return Some(async {
-            let status: u16 = number(&c, "status");
-            let n = w.answers.iter().filter(|a| a.status == status).count();
-            ensure(n == number::<usize>(&c, "n"), || format!("{n} of {} answers were {status}", w.answers.len()))
-        }.await);
+    if let Some(c) =
+        pattern!(r"exactly (?P<n>\d+) of the answers (?:is|are) (?P<status>\d+)").captures(text)
+    {
+        return Some(
+            async {
+                let status: u16 = number(&c, "status");
+                let n = w.answers.iter().filter(|a| a.status == status).count();
+                ensure(n == number::<usize>(&c, "n"), || {
+                    format!("{n} of {} answers were {status}", w.answers.len())
+                })
+            }
+            .await,
+        );
     }
     if let Some(c) = pattern!(r"the session can (?P<neg>no longer|still) refresh").captures(text) {
-        return Some(async {
-            let answer = valid_refresh(w, None).await?;
-            if &c["neg"] == "still" {
-                ensure(answer.status == 200, || format!("a valid refresh was refused: {} {:?}", answer.status, answer.code))
-            } else {
-                ensure(answer.status == 401, || format!("a valid refresh got {} {:?}, expected 401", answer.status, answer.code))
+        return Some(
+            async {
+                let answer = valid_refresh(w, None).await?;
+                if &c["neg"] == "still" {
+                    ensure(answer.status == 200, || {
+                        format!(
+                            "a valid refresh was refused: {} {:?}",
+                            answer.status, answer.code
+                        )
+                    })
+                } else {
+                    ensure(answer.status == 401, || {
+                        format!(
+                            "a valid refresh got {} {:?}, expected 401",
+                            answer.status, answer.code
+                        )
+                    })
+                }
             }
-        }.await);
+            .await,
+        );
     }
     None
 }
@@ -122,11 +209,15 @@ fn refresh_url(w: &World) -> String {
 }
 
 fn session(w: &World) -> Result<&RawSession, StepError> {
-    w.raw.as_ref().ok_or_else(|| StepError::failed("no raw session: add \"Given a session logged in over raw HTTP\""))
+    w.raw.as_ref().ok_or_else(|| {
+        StepError::failed("no raw session: add \"Given a session logged in over raw HTTP\"")
+    })
 }
 
 fn session_mut(w: &mut World) -> Result<&mut RawSession, StepError> {
-    w.raw.as_mut().ok_or_else(|| StepError::failed("no raw session"))
+    w.raw
+        .as_mut()
+        .ok_or_else(|| StepError::failed("no raw session"))
 }
 
 /// A correct refresh with the current token (or `token`), answering one nonce challenge.
@@ -153,7 +244,12 @@ async fn valid_refresh(w: &mut World, token: Option<String>) -> Result<RawAnswer
 }
 
 /// The proof a step describes, built for `url` at the server's `now`.
-fn broken_proof(session: &RawSession, what: &str, url: &str, now: i64) -> Result<Option<String>, StepError> {
+fn broken_proof(
+    session: &RawSession,
+    what: &str,
+    url: &str,
+    now: i64,
+) -> Result<Option<String>, StepError> {
     let valid = || session.proof(url, now);
     let proof = match what {
         "no proof" => return Ok(None),
@@ -182,14 +278,20 @@ fn broken_proof(session: &RawSession, what: &str, url: &str, now: i64) -> Result
             valid().header("jwk", jwk).build()
         }
         "a proof for method GET" => valid().claim("htm", json!("GET")).build(),
-        "a proof for another URL" => valid().claim("htu", json!(format!("{url}/elsewhere"))).build(),
+        "a proof for another URL" => valid()
+            .claim("htu", json!(format!("{url}/elsewhere")))
+            .build(),
         "a proof issued 10 minutes ago" => valid().claim("iat", json!(now - 600)).build(),
         "a proof issued 10 minutes in the future" => valid().claim("iat", json!(now + 600)).build(),
         "a proof without a jti" => valid().without_claim("jti").build(),
         "a proof without an iat" => valid().without_claim("iat").build(),
         "a proof with a made-up nonce" => valid().nonce("made-up-nonce").build(),
         "a proof without a nonce" => session.key.builder("POST", url, now).build(),
-        other => return Err(StepError::failed(format!("unknown kind of proof {other:?}"))),
+        other => {
+            return Err(StepError::failed(format!(
+                "unknown kind of proof {other:?}"
+            )));
+        }
     };
     Ok(Some(proof))
 }

@@ -45,34 +45,71 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     if let Some(c) = pattern!(format!("{WHO} logs out(?: again)?")).captures(text) {
         return Some(record(w, &who(&c), Op::Logout).await);
     }
-    if let Some(c) = pattern!(format!(r#"{WHO} revokes "(?P<target>all|others|mine)" sessions"#)).captures(text) {
-        let op = Op::Revoke { target: c["target"].to_owned(), session_id: None };
+    if let Some(c) = pattern!(format!(
+        r#"{WHO} revokes "(?P<target>all|others|mine)" sessions"#
+    ))
+    .captures(text)
+    {
+        let op = Op::Revoke {
+            target: c["target"].to_owned(),
+            session_id: None,
+        };
         return Some(record(w, &who(&c), op).await);
     }
-    if let Some(c) = pattern!(format!(r#"{WHO} revokes the session "(?P<id>[^"]*)""#)).captures(text) {
-        let op = Op::Revoke { target: "session".into(), session_id: Some(c["id"].to_owned()) };
+    if let Some(c) =
+        pattern!(format!(r#"{WHO} revokes the session "(?P<id>[^"]*)""#)).captures(text)
+    {
+        let op = Op::Revoke {
+            target: "session".into(),
+            session_id: Some(c["id"].to_owned()),
+        };
         return Some(record(w, &who(&c), op).await);
     }
-    if let Some(c) = pattern!(format!(r"{WHO} revokes (?P<whose>its own|the other device's) session by id")).captures(text) {
+    if let Some(c) = pattern!(format!(
+        r"{WHO} revokes (?P<whose>its own|the other device's) session by id"
+    ))
+    .captures(text)
+    {
         let name = who(&c);
-        return Some(async {
-            let id = if c["whose"].starts_with("its") {
-                w.main_sid()?
-            } else {
-                other_device_sid(w)?
-            };
-            record(w, &name, Op::Revoke { target: "session".into(), session_id: Some(id) }).await
-        }.await);
+        return Some(
+            async {
+                let id = if c["whose"].starts_with("its") {
+                    w.main_sid()?
+                } else {
+                    other_device_sid(w)?
+                };
+                record(
+                    w,
+                    &name,
+                    Op::Revoke {
+                        target: "session".into(),
+                        session_id: Some(id),
+                    },
+                )
+                .await
+            }
+            .await,
+        );
     }
-    if let Some(c) = pattern!(format!(r"{WHO} lists sessions(?: with limit (?P<limit>\d+))?(?: and offset (?P<offset>\d+))?")).captures(text) {
+    if let Some(c) = pattern!(format!(
+        r"{WHO} lists sessions(?: with limit (?P<limit>\d+))?(?: and offset (?P<offset>\d+))?"
+    ))
+    .captures(text)
+    {
         let op = Op::ListSessions {
             limit: c.name("limit").and_then(|m| m.as_str().parse().ok()),
             offset: c.name("offset").and_then(|m| m.as_str().parse().ok()),
         };
         return Some(record(w, &who(&c), op).await);
     }
-    if let Some(c) = pattern!(format!(r#"{WHO} makes an authori[sz]ed request to "(?P<path>[^"]+)""#)).captures(text) {
-        let op = Op::AuthorizedGet { path: c["path"].to_owned() };
+    if let Some(c) = pattern!(format!(
+        r#"{WHO} makes an authori[sz]ed request to "(?P<path>[^"]+)""#
+    ))
+    .captures(text)
+    {
+        let op = Op::AuthorizedGet {
+            path: c["path"].to_owned(),
+        };
         return Some(record(w, &who(&c), op).await);
     }
     if let Some(c) = pattern!(format!("{WHO} is restarted")).captures(text) {
@@ -83,12 +120,18 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     }
     if let Some(c) = pattern!(format!("{WHO}'s access token is noted")).captures(text) {
         let name = who(&c);
-        return Some(async {
-            let token = w.must(&name, Op::AccessToken).await?;
-            let token = token["access_token"].as_str().unwrap_or_default().to_owned();
-            w.noted.insert(format!("{name}/access_token"), token);
-            Ok(())
-        }.await);
+        return Some(
+            async {
+                let token = w.must(&name, Op::AccessToken).await?;
+                let token = token["access_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                w.noted.insert(format!("{name}/access_token"), token);
+                Ok(())
+            }
+            .await,
+        );
     }
     // --- bursts
     if let Some(c) = pattern!(r#"(?P<n>\d+) callers (?P<what>refresh|log out) at once(?: on (?P<on>the client and on client "(?P<other>[a-z0-9_-]+)"))?"#).captures(text) {
@@ -100,22 +143,30 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         }
         return Some(burst(w, n, &clients, op).await);
     }
-    if let Some(c) = pattern!(r#"(?P<n>\d+) authori[sz]ed requests to "(?P<path>[^"]+)" are made at once"#).captures(text) {
-        let op = Op::AuthorizedGet { path: c["path"].to_owned() };
+    if let Some(c) =
+        pattern!(r#"(?P<n>\d+) authori[sz]ed requests to "(?P<path>[^"]+)" are made at once"#)
+            .captures(text)
+    {
+        let op = Op::AuthorizedGet {
+            path: c["path"].to_owned(),
+        };
         return Some(burst(w, number(&c, "n"), &[MAIN.to_owned()], op).await);
     }
     if let Some(c) = pattern!(format!("{WHO} refreshes and logs out at once")).captures(text) {
         let name = who(&c);
-        return Some(async {
-            let driver = w.driver()?;
-            let (refreshed, logged_out) = tokio::join!(
-                driver.call(name.clone(), Op::Refresh),
-                driver.call(name.clone(), Op::Logout),
-            );
-            w.burst = vec![refreshed];
-            w.last.insert(name, logged_out);
-            Ok(())
-        }.await);
+        return Some(
+            async {
+                let driver = w.driver()?;
+                let (refreshed, logged_out) = tokio::join!(
+                    driver.call(name.clone(), Op::Refresh),
+                    driver.call(name.clone(), Op::Logout),
+                );
+                w.burst = vec![refreshed];
+                w.last.insert(name, logged_out);
+                Ok(())
+            }
+            .await,
+        );
     }
     // --- judging results
     if let Some(c) = pattern!(format!("{WHO}'s call succeeds|the call succeeds")).captures(text) {
@@ -136,61 +187,134 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         let status: u64 = number(&c, "status");
         return Some(w.burst.iter().try_for_each(|r| match r {
             Ok(v) if v["status"].as_u64() == Some(status) => Ok(()),
-            other => Err(StepError::failed(format!("expected every request answered {status}, got {other:?}"))),
+            other => Err(StepError::failed(format!(
+                "expected every request answered {status}, got {other:?}"
+            ))),
         }));
     }
     if let Some(c) = pattern!(r"the request was answered (?P<status>\d+)").captures(text) {
         let status: u64 = number(&c, "status");
         return Some(w.last_of(MAIN).and_then(|r| match r {
-            Ok(v) => ensure(v["status"].as_u64() == Some(status), || format!("expected status {status}, got {}", v["status"])),
-            Err(e) => Err(StepError::failed(format!("the authorised request failed: {e}"))),
+            Ok(v) => ensure(v["status"].as_u64() == Some(status), || {
+                format!("expected status {status}, got {}", v["status"])
+            }),
+            Err(e) => Err(StepError::failed(format!(
+                "the authorised request failed: {e}"
+            ))),
         }));
     }
-    if let Some(c) = pattern!(format!("{WHO} (?P<neg>still )?stores (?P<none>no )?credentials")).captures(text) {
+    if let Some(c) = pattern!(format!(
+        "{WHO} (?P<neg>still )?stores (?P<none>no )?credentials"
+    ))
+    .captures(text)
+    {
         let name = who(&c);
         let want = c.name("none").is_none();
-        return Some(async {
-            let stored = w.must(&name, Op::Stored).await?;
-            let has = stored["credentials"].as_bool().unwrap_or(false);
-            ensure(has == want, || format!("expected client {name:?} to store {}credentials, but it {}", if want { "" } else { "no " }, if has { "still does" } else { "stores none" }))
-        }.await);
-    }
-    if let Some(c) = pattern!(format!(r#"{WHO}'s state is "(?P<state>[a-z_]+)"(?: with code "(?P<code>[a-z_]+)")?"#)).captures(text) {
-        let name = who(&c);
-        return Some(async {
-            let state = w.must(&name, Op::State).await?;
-            ensure(state["state"] == c["state"], || format!("expected state {:?}, got {}", &c["state"], state["state"]))?;
-            match c.name("code") {
-                Some(code) => ensure(state["code"] == code.as_str(), || format!("expected state code {:?}, got {}", code.as_str(), state["code"])),
-                None => Ok(()),
+        return Some(
+            async {
+                let stored = w.must(&name, Op::Stored).await?;
+                let has = stored["credentials"].as_bool().unwrap_or(false);
+                ensure(has == want, || {
+                    format!(
+                        "expected client {name:?} to store {}credentials, but it {}",
+                        if want { "" } else { "no " },
+                        if has { "still does" } else { "stores none" }
+                    )
+                })
             }
-        }.await);
+            .await,
+        );
     }
-    if let Some(c) = pattern!(format!(r#"{WHO}'s state history includes "(?P<state>[a-z_]+)""#)).captures(text) {
+    if let Some(c) = pattern!(format!(
+        r#"{WHO}'s state is "(?P<state>[a-z_]+)"(?: with code "(?P<code>[a-z_]+)")?"#
+    ))
+    .captures(text)
+    {
         let name = who(&c);
-        return Some(async {
-            let state = w.must(&name, Op::State).await?;
-            let seen = state["history"].as_array().is_some_and(|h| h.iter().any(|s| s == &c["state"]));
-            ensure(seen, || format!("state history {} lacks {:?}", state["history"], &c["state"]))
-        }.await);
+        return Some(
+            async {
+                let state = w.must(&name, Op::State).await?;
+                ensure(state["state"] == c["state"], || {
+                    format!("expected state {:?}, got {}", &c["state"], state["state"])
+                })?;
+                match c.name("code") {
+                    Some(code) => ensure(state["code"] == code.as_str(), || {
+                        format!(
+                            "expected state code {:?}, got {}",
+                            code.as_str(),
+                            state["code"]
+                        )
+                    }),
+                    None => Ok(()),
+                }
+            }
+            .await,
+        );
     }
-    if let Some(c) = pattern!(format!("{WHO}'s access token (?P<how>differs from|equals) the noted one")).captures(text) {
+    if let Some(c) = pattern!(format!(
+        r#"{WHO}'s state history includes "(?P<state>[a-z_]+)""#
+    ))
+    .captures(text)
+    {
         let name = who(&c);
-        return Some(async {
-            let now = w.must(&name, Op::AccessToken).await?;
-            let now = now["access_token"].as_str().unwrap_or_default();
-            let noted = w.noted.get(&format!("{name}/access_token")).cloned().unwrap_or_default();
-            let same = now == noted;
-            // Never print tokens: say only whether they matched.
-            ensure(same == c["how"].starts_with("equals"), || format!("the access token {} the noted one", if same { "equals" } else { "differs from" }))
-        }.await);
+        return Some(
+            async {
+                let state = w.must(&name, Op::State).await?;
+                let seen = state["history"]
+                    .as_array()
+                    .is_some_and(|h| h.iter().any(|s| s == &c["state"]));
+                ensure(seen, || {
+                    format!("state history {} lacks {:?}", state["history"], &c["state"])
+                })
+            }
+            .await,
+        );
     }
-    if let Some(c) = pattern!(r"the list has (?P<n>\d+) sessions? of (?P<total>\d+) in total").captures(text) {
+    if let Some(c) = pattern!(format!(
+        "{WHO}'s access token (?P<how>differs from|equals) the noted one"
+    ))
+    .captures(text)
+    {
+        let name = who(&c);
+        return Some(
+            async {
+                let now = w.must(&name, Op::AccessToken).await?;
+                let now = now["access_token"].as_str().unwrap_or_default();
+                let noted = w
+                    .noted
+                    .get(&format!("{name}/access_token"))
+                    .cloned()
+                    .unwrap_or_default();
+                let same = now == noted;
+                // Never print tokens: say only whether they matched.
+                ensure(same == c["how"].starts_with("equals"), || {
+                    format!(
+                        "the access token {} the noted one",
+                        if same { "equals" } else { "differs from" }
+                    )
+                })
+            }
+            .await,
+        );
+    }
+    if let Some(c) =
+        pattern!(r"the list has (?P<n>\d+) sessions? of (?P<total>\d+) in total").captures(text)
+    {
         return Some(w.last_of(MAIN).and_then(|r| {
-            let page = r.as_ref().map_err(|e| StepError::failed(format!("listing failed: {e}")))?;
+            let page = r
+                .as_ref()
+                .map_err(|e| StepError::failed(format!("listing failed: {e}")))?;
             let n = page["sessions"].as_array().map_or(0, Vec::len);
-            ensure(n == number::<usize>(&c, "n") && page["total"].as_u64() == Some(number(&c, "total")),
-                || format!("expected {} sessions of {}, got {n} of {}", &c["n"], &c["total"], page["total"]))
+            ensure(
+                n == number::<usize>(&c, "n")
+                    && page["total"].as_u64() == Some(number(&c, "total")),
+                || {
+                    format!(
+                        "expected {} sessions of {}, got {n} of {}",
+                        &c["n"], &c["total"], page["total"]
+                    )
+                },
+            )
         }));
     }
     if let Some(c) = pattern!(r#"the list includes (?P<whose>the client's|the other device's) session(?: as a "(?P<kind>[a-z]+)" device)?"#).captures(text) {
@@ -213,8 +337,15 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
 async fn login(w: &mut World, name: &str, wrong: bool, must: bool) -> StepResult {
     w.ensure_configured(name).await?;
     let user = w.user()?;
-    let password = if wrong { format!("{}-wrong", user.password) } else { user.password.clone() };
-    let op = Op::Login { email: user.email.clone(), password };
+    let password = if wrong {
+        format!("{}-wrong", user.password)
+    } else {
+        user.password.clone()
+    };
+    let op = Op::Login {
+        email: user.email.clone(),
+        password,
+    };
     let outcome = w.call(name, op).await?;
     if let Ok(user) = &outcome
         && name == MAIN
@@ -242,36 +373,73 @@ async fn burst(w: &mut World, n: usize, clients: &[String], op: Op) -> StepResul
         .flat_map(|c| std::iter::repeat_n(c, n))
         .map(|c| driver.call(c.clone(), op.clone()));
     w.burst = join_all(calls).await;
-    if let Some(Err(e)) = w.burst.iter().find(|r| matches!(r, Err(e) if e.kind == crate::protocol::ErrorKind::Unsupported)) {
-        return Err(StepError::Skipped(format!("the SDK does not support `{}`: {}", op.name(), e.message)));
+    if let Some(Err(e)) = w
+        .burst
+        .iter()
+        .find(|r| matches!(r, Err(e) if e.kind == crate::protocol::ErrorKind::Unsupported))
+    {
+        return Err(StepError::Skipped(format!(
+            "the SDK does not support `{}`: {}",
+            op.name(),
+            e.message
+        )));
     }
     Ok(())
 }
 
-fn judge_failure(outcome: &Result<Value, SdkError>, kind: Option<&str>, code: Option<&str>) -> StepResult {
+fn judge_failure(
+    outcome: &Result<Value, SdkError>,
+    kind: Option<&str>,
+    code: Option<&str>,
+) -> StepResult {
     let Err(e) = outcome else {
-        return Err(StepError::failed("expected the call to fail, but it succeeded"));
+        return Err(StepError::failed(
+            "expected the call to fail, but it succeeded",
+        ));
     };
-    ensure(kind.is_none_or(|k| e.kind.name() == k), || format!("expected kind {kind:?}, got {e}"))?;
-    ensure(code.is_none_or(|c| e.code.as_deref() == Some(c)), || format!("expected code {code:?}, got {e}"))
+    ensure(kind.is_none_or(|k| e.kind.name() == k), || {
+        format!("expected kind {kind:?}, got {e}")
+    })?;
+    ensure(code.is_none_or(|c| e.code.as_deref() == Some(c)), || {
+        format!("expected code {code:?}, got {e}")
+    })
 }
 
 fn judge_burst(w: &World, c: &regex::Captures<'_>) -> StepResult {
     if let Some(n) = c.name("n") {
         let n: usize = n.as_str().parse().unwrap_or_default();
-        ensure(w.burst.len() == n, || format!("expected {n} results, got {}", w.burst.len()))?;
+        ensure(w.burst.len() == n, || {
+            format!("expected {n} results, got {}", w.burst.len())
+        })?;
     }
     ensure(!w.burst.is_empty(), || "no burst was made".to_owned())?;
     let how = &c["how"];
     if how.starts_with("fail") {
         let kind = c.name("kind").map(|m| m.as_str());
-        return w.burst.iter().try_for_each(|r| judge_failure(r, kind, None));
+        return w
+            .burst
+            .iter()
+            .try_for_each(|r| judge_failure(r, kind, None));
     }
-    let failures: Vec<String> = w.burst.iter().filter_map(|r| r.as_ref().err().map(ToString::to_string)).collect();
-    ensure(failures.is_empty(), || format!("{} of {} callers failed, e.g. {}", failures.len(), w.burst.len(), failures[0]))?;
+    let failures: Vec<String> = w
+        .burst
+        .iter()
+        .filter_map(|r| r.as_ref().err().map(ToString::to_string))
+        .collect();
+    ensure(failures.is_empty(), || {
+        format!(
+            "{} of {} callers failed, e.g. {}",
+            failures.len(),
+            w.burst.len(),
+            failures[0]
+        )
+    })?;
     if how.contains("same access token") {
         let first = w.burst[0].as_ref().ok().map(|v| v["access_token"].clone());
-        let same = w.burst.iter().all(|r| r.as_ref().ok().map(|v| v["access_token"].clone()) == first);
+        let same = w
+            .burst
+            .iter()
+            .all(|r| r.as_ref().ok().map(|v| v["access_token"].clone()) == first);
         ensure(same, || "callers got different access tokens".to_owned())?;
     }
     Ok(())
@@ -281,5 +449,9 @@ fn other_device_sid(w: &World) -> Result<String, StepError> {
     w.devices
         .first()
         .map(|d| d.session_id.clone())
-        .ok_or_else(|| StepError::failed("no other device: add \"Given another device of the same user is logged in\""))
+        .ok_or_else(|| {
+            StepError::failed(
+                "no other device: add \"Given another device of the same user is logged in\"",
+            )
+        })
 }

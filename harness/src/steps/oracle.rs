@@ -23,52 +23,124 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         }.await);
     }
     if pattern!(r"the server received no requests(?: at all)?").is_match(text) {
-        return Some(async {
-            let seen = w.journal(None).await?;
-            ensure(seen.is_empty(), || format!("the server received {} requests: {:?}", seen.len(), seen.iter().map(|e| &e.path).collect::<Vec<_>>()))
-        }.await);
+        return Some(
+            async {
+                let seen = w.journal(None).await?;
+                ensure(seen.is_empty(), || {
+                    format!(
+                        "the server received {} requests: {:?}",
+                        seen.len(),
+                        seen.iter().map(|e| &e.path).collect::<Vec<_>>()
+                    )
+                })
+            }
+            .await,
+        );
     }
     if let Some(c) = pattern!(r"the server created exactly (?P<n>\d+) sessions?").captures(text) {
-        return Some(async {
-            let created = w.journal(Some(Route::LoginFinalize)).await?.iter().filter(|e| e.verdict == Verdict::Accepted).count();
-            ensure(created == number::<usize>(&c, "n"), || format!("the server created {created} sessions"))
-        }.await);
+        return Some(
+            async {
+                let created = w
+                    .journal(Some(Route::LoginFinalize))
+                    .await?
+                    .iter()
+                    .filter(|e| e.verdict == Verdict::Accepted)
+                    .count();
+                ensure(created == number::<usize>(&c, "n"), || {
+                    format!("the server created {created} sessions")
+                })
+            }
+            .await,
+        );
     }
     if pattern!(r"no refresh token was presented twice").is_match(text) {
-        return Some(async {
-            let entries = w.control.journal(0, Some(Route::Refresh)).await.map_err(|e| StepError::failed(e.to_string()))?;
-            let mut seen = HashSet::new();
-            let twice = entries.iter().filter_map(|e| e.refresh_token.as_ref()).filter(|t| !seen.insert(*t)).count();
-            ensure(twice == 0, || format!("{twice} refresh requests presented a token that was presented before"))
-        }.await);
+        return Some(
+            async {
+                let entries = w
+                    .control
+                    .journal(0, Some(Route::Refresh))
+                    .await
+                    .map_err(|e| StepError::failed(e.to_string()))?;
+                let mut seen = HashSet::new();
+                let twice = entries
+                    .iter()
+                    .filter_map(|e| e.refresh_token.as_ref())
+                    .filter(|t| !seen.insert(*t))
+                    .count();
+                ensure(twice == 0, || {
+                    format!("{twice} refresh requests presented a token that was presented before")
+                })
+            }
+            .await,
+        );
     }
-    if let Some(c) = pattern!(r"the server detected (?:no|(?P<n>\d+)) refresh token reuses?").captures(text) {
-        return Some(async {
-            let reuse = stats(w).await?.reuse_detected;
-            ensure(reuse == number::<u64>(&c, "n"), || format!("the server detected {reuse} refresh token reuses"))
-        }.await);
+    if let Some(c) =
+        pattern!(r"the server detected (?:no|(?P<n>\d+)) refresh token reuses?").captures(text)
+    {
+        return Some(
+            async {
+                let reuse = stats(w).await?.reuse_detected;
+                ensure(reuse == number::<u64>(&c, "n"), || {
+                    format!("the server detected {reuse} refresh token reuses")
+                })
+            }
+            .await,
+        );
     }
-    if let Some(c) = pattern!(r"the server reissued (?P<n>\d+) refresh tokens? inside the grace window").captures(text) {
-        return Some(async {
-            let n = stats(w).await?.grace_reissues;
-            ensure(n == number::<u64>(&c, "n"), || format!("the server reissued {n} tokens inside the grace window"))
-        }.await);
+    if let Some(c) =
+        pattern!(r"the server reissued (?P<n>\d+) refresh tokens? inside the grace window")
+            .captures(text)
+    {
+        return Some(
+            async {
+                let n = stats(w).await?.grace_reissues;
+                ensure(n == number::<u64>(&c, "n"), || {
+                    format!("the server reissued {n} tokens inside the grace window")
+                })
+            }
+            .await,
+        );
     }
     if pattern!(r"every DPoP proof the server received was valid").is_match(text) {
-        return Some(async {
-            let bad: Vec<_> = w.control.journal(0, None).await.map_err(|e| StepError::failed(e.to_string()))?
-                .into_iter().filter(|e| e.reason.is_some_and(is_proof_defect)).map(|e| format!("{} {:?}", e.path, e.reason)).collect();
-            ensure(bad.is_empty(), || format!("the server rejected proofs: {bad:?}"))
-        }.await);
+        return Some(
+            async {
+                let bad: Vec<_> = w
+                    .control
+                    .journal(0, None)
+                    .await
+                    .map_err(|e| StepError::failed(e.to_string()))?
+                    .into_iter()
+                    .filter(|e| e.reason.is_some_and(is_proof_defect))
+                    .map(|e| format!("{} {:?}", e.path, e.reason))
+                    .collect();
+                ensure(bad.is_empty(), || {
+                    format!("the server rejected proofs: {bad:?}")
+                })
+            }
+            .await,
+        );
     }
     if pattern!(r"every DPoP proof had a fresh jti").is_match(text) {
-        return Some(async {
-            let entries = w.control.journal(0, None).await.map_err(|e| StepError::failed(e.to_string()))?;
-            let mut seen = HashSet::new();
-            let repeated = entries.iter().filter_map(|e| e.dpop.as_ref()?.jti.as_ref()).filter(|j| !seen.insert(*j)).count();
-            ensure(!seen.is_empty(), || "no DPoP proof was sent".to_owned())?;
-            ensure(repeated == 0, || format!("{repeated} proofs repeated an earlier jti"))
-        }.await);
+        return Some(
+            async {
+                let entries = w
+                    .control
+                    .journal(0, None)
+                    .await
+                    .map_err(|e| StepError::failed(e.to_string()))?;
+                let mut seen = HashSet::new();
+                let repeated = entries
+                    .iter()
+                    .filter_map(|e| e.dpop.as_ref()?.jti.as_ref())
+                    .filter(|j| !seen.insert(*j))
+                    .count();
+                ensure(!seen.is_empty(), || "no DPoP proof was sent".to_owned())?;
+                ensure(repeated == 0, || {
+                    format!("{repeated} proofs repeated an earlier jti")
+                })
+            }
+            .await,
+        );
     }
     if let Some(c) = pattern!(r"every (?P<route>refresh|logout|finalize) proof (?P<what>was signed by the key the session is bound to|was for POST to its exact URL)").captures(text) {
         return Some(async {
@@ -94,16 +166,43 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
             }
         }.await);
     }
-    if let Some(c) = pattern!(r"the retried (?P<route>refresh|logout|finalize) carried the server's nonce").captures(text) {
-        return Some(async {
-            let entries = w.journal(Some(route(&c["route"])?)).await?;
-            let [.., challenged, retried] = entries.as_slice() else {
-                return Err(StepError::failed(format!("expected a challenged request and its retry, saw {}", entries.len())));
-            };
-            ensure(challenged.code.as_deref() == Some("use_dpop_nonce"), || format!("request #{} was not challenged for a nonce (code {:?})", challenged.seq, challenged.code))?;
-            ensure(retried.verdict == Verdict::Accepted && retried.dpop.as_ref().is_some_and(|d| d.nonce.is_some()), || format!("the retry #{} carried no accepted nonce ({:?})", retried.seq, retried.reason))?;
-            ensure(challenged.dpop.as_ref().map(|d| &d.jti) != retried.dpop.as_ref().map(|d| &d.jti), || "the retry reused the challenged proof's jti".to_owned())
-        }.await);
+    if let Some(c) =
+        pattern!(r"the retried (?P<route>refresh|logout|finalize) carried the server's nonce")
+            .captures(text)
+    {
+        return Some(
+            async {
+                let entries = w.journal(Some(route(&c["route"])?)).await?;
+                let [.., challenged, retried] = entries.as_slice() else {
+                    return Err(StepError::failed(format!(
+                        "expected a challenged request and its retry, saw {}",
+                        entries.len()
+                    )));
+                };
+                ensure(challenged.code.as_deref() == Some("use_dpop_nonce"), || {
+                    format!(
+                        "request #{} was not challenged for a nonce (code {:?})",
+                        challenged.seq, challenged.code
+                    )
+                })?;
+                ensure(
+                    retried.verdict == Verdict::Accepted
+                        && retried.dpop.as_ref().is_some_and(|d| d.nonce.is_some()),
+                    || {
+                        format!(
+                            "the retry #{} carried no accepted nonce ({:?})",
+                            retried.seq, retried.reason
+                        )
+                    },
+                )?;
+                ensure(
+                    challenged.dpop.as_ref().map(|d| &d.jti)
+                        != retried.dpop.as_ref().map(|d| &d.jti),
+                    || "the retry reused the challenged proof's jti".to_owned(),
+                )
+            }
+            .await,
+        );
     }
     if let Some(c) = pattern!(r"(?P<whose>the client's|the other device's) session is (?P<how>revoked|active) on the server").captures(text) {
         return Some(async {
@@ -117,22 +216,35 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         }.await);
     }
     if let Some(c) = pattern!(r"the server counted (?P<n>\d+) logouts?").captures(text) {
-        return Some(async {
-            let n = stats(w).await?.logouts;
-            ensure(n == number::<u64>(&c, "n"), || format!("the server counted {n} logouts"))
-        }.await);
+        return Some(
+            async {
+                let n = stats(w).await?.logouts;
+                ensure(n == number::<u64>(&c, "n"), || {
+                    format!("the server counted {n} logouts")
+                })
+            }
+            .await,
+        );
     }
     if let Some(c) = pattern!(r"the server rejected (?P<n>\d+) replayed proofs?").captures(text) {
-        return Some(async {
-            let n = stats(w).await?.replays_rejected;
-            ensure(n == number::<u64>(&c, "n"), || format!("the server rejected {n} replayed proofs"))
-        }.await);
+        return Some(
+            async {
+                let n = stats(w).await?.replays_rejected;
+                ensure(n == number::<u64>(&c, "n"), || {
+                    format!("the server rejected {n} replayed proofs")
+                })
+            }
+            .await,
+        );
     }
     None
 }
 
 async fn stats(w: &World) -> Result<prelude_mock_server::Stats, StepError> {
-    w.control.stats().await.map_err(|e| StepError::failed(format!("cannot read the server stats: {e}")))
+    w.control
+        .stats()
+        .await
+        .map_err(|e| StepError::failed(format!("cannot read the server stats: {e}")))
 }
 
 /// Rejections that mean the proof itself was wrong (a nonce challenge is not a defect).
@@ -140,8 +252,20 @@ fn is_proof_defect(reason: Reason) -> bool {
     use Reason::*;
     matches!(
         reason,
-        MissingProof | MultipleProofs | MalformedProof | WrongProofType | UnsupportedAlgorithm
-            | InvalidJwk | PrivateKeyInJwk | BadSignature | MissingClaim | MethodMismatch
-            | UrlMismatch | IatTooOld | IatInFuture | ReplayedProof | KeyMismatch
+        MissingProof
+            | MultipleProofs
+            | MalformedProof
+            | WrongProofType
+            | UnsupportedAlgorithm
+            | InvalidJwk
+            | PrivateKeyInJwk
+            | BadSignature
+            | MissingClaim
+            | MethodMismatch
+            | UrlMismatch
+            | IatTooOld
+            | IatInFuture
+            | ReplayedProof
+            | KeyMismatch
     )
 }

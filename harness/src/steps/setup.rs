@@ -36,18 +36,22 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         let action = FaultAction::error(number(&c, "status"), &c["code"]);
         return Some(fault(w, &c["route"], action, times).await);
     }
-    if let Some(c) =
-        pattern!(r"the next (?P<route>[a-z -]+?) is committed but its answer is lost").captures(text)
+    if let Some(c) = pattern!(r"the next (?P<route>[a-z -]+?) is committed but its answer is lost")
+        .captures(text)
     {
         return Some(fault(w, &c["route"], FaultAction::CommitThenDrop, 1).await);
     }
-    if let Some(c) = pattern!(r"the connection of the next (?P<route>[a-z -]+?) is reset").captures(text) {
+    if let Some(c) =
+        pattern!(r"the connection of the next (?P<route>[a-z -]+?) is reset").captures(text)
+    {
         return Some(fault(w, &c["route"], FaultAction::Reset, 1).await);
     }
     if let Some(c) =
         pattern!(r"the next (?P<route>[a-z -]+?) is delayed by (?P<ms>\d+) ms").captures(text)
     {
-        let action = FaultAction::Delay { ms: number(&c, "ms") };
+        let action = FaultAction::Delay {
+            ms: number(&c, "ms"),
+        };
         return Some(fault(w, &c["route"], action, 1).await);
     }
     if let Some(c) = pattern!(
@@ -59,22 +63,35 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         let ua = c.name("ua").map(|m| m.as_str().to_owned());
         return Some(devices(w, n, ua.as_deref()).await);
     }
-    if let Some(c) = pattern!(r"the server (?P<what>revokes the client's session|expires the client's access token)").captures(text) {
-        return Some(async {
-            let sid = w.main_sid()?;
-            let done = if c["what"].starts_with("revokes") {
-                w.control.revoke_session(&sid).await
-            } else {
-                w.control.expire_access(&sid).await
-            };
-            done.map_err(|e| StepError::failed(format!("control API: {e}")))
-        }.await);
+    if let Some(c) = pattern!(
+        r"the server (?P<what>revokes the client's session|expires the client's access token)"
+    )
+    .captures(text)
+    {
+        return Some(
+            async {
+                let sid = w.main_sid()?;
+                let done = if c["what"].starts_with("revokes") {
+                    w.control.revoke_session(&sid).await
+                } else {
+                    w.control.expire_access(&sid).await
+                };
+                done.map_err(|e| StepError::failed(format!("control API: {e}")))
+            }
+            .await,
+        );
     }
     if pattern!(r"the user is blocked").is_match(text) {
-        return Some(async {
-            let id = w.user()?.id.clone();
-            w.control.terminate_user(&id).await.map_err(|e| StepError::failed(format!("control API: {e}")))
-        }.await);
+        return Some(
+            async {
+                let id = w.user()?.id.clone();
+                w.control
+                    .terminate_user(&id)
+                    .await
+                    .map_err(|e| StepError::failed(format!("control API: {e}")))
+            }
+            .await,
+        );
     }
     None
 }

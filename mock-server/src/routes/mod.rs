@@ -51,11 +51,12 @@ pub(crate) fn build(state: AppState) -> Router {
             state.clone(),
             middleware::observe,
         ))
+        .layer(axum::middleware::from_fn(crate::cors::cors))
+        // Outermost, so preflights answered by the CORS layer carry the virtual Date too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::stamp,
         ))
-        .layer(axum::middleware::from_fn(crate::cors::cors))
         .with_state(state)
 }
 

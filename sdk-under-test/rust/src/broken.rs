@@ -69,7 +69,10 @@ impl FromStr for BrokenVariant {
             .find(|v| v.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = Self::ALL.iter().map(|v| v.name()).collect();
-                format!("unknown variant {s:?}; expected one of {}", names.join(", "))
+                format!(
+                    "unknown variant {s:?}; expected one of {}",
+                    names.join(", ")
+                )
             })
     }
 }
