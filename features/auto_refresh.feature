@@ -27,6 +27,7 @@ Feature: Auto-refresh on 401
   @must @needs-authorized_get
   Scenario: Concurrent 401s share one refresh
     Given the server expires the client's access token
+    And the next refresh is delayed by 200 ms
     When 10 authorised requests to "/v1/session/me/list" are made at once
     Then all requests were answered 200
     And the server received exactly 1 refresh request

@@ -154,6 +154,10 @@ pub struct Hello {
     pub sdk: SdkInfo,
     /// Optional features the SDK supports (see [`Capability`]).
     pub capabilities: Vec<String>,
+    /// What the SDK needs from the test servers: `https` (the SDK only speaks HTTPS; the
+    /// suite then starts TLS servers with a self-signed certificate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
 }
 
 impl Hello {

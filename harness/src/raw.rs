@@ -31,11 +31,14 @@ pub(crate) struct RawSession {
     pub(crate) nonce: Option<String>,
 }
 
-pub(crate) fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent("Prelude/0.3.0 (Apple; iOS 17.4)")
-        .build()
-        .unwrap_or_default()
+/// An HTTP client that trusts `tls`'s certificate, if given.
+pub(crate) fn http(tls: Option<&prelude_mock_server::TlsInfo>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder().user_agent("Prelude/0.3.0 (Apple; iOS 17.4)");
+    if let Some(cert) = tls.and_then(|t| reqwest::Certificate::from_pem(t.cert_pem.as_bytes()).ok())
+    {
+        builder = builder.tls_certs_only([cert]);
+    }
+    builder.build().unwrap_or_default()
 }
 
 /// The server's current time.
@@ -48,13 +51,14 @@ pub(crate) async fn server_now(control: &ControlClient) -> Result<i64, StepError
 }
 
 pub(crate) async fn send(
+    http: &reqwest::Client,
     url: &str,
     proof: Option<String>,
     refresh_token: Option<&str>,
     body: Option<&Value>,
     user_agent: Option<&str>,
 ) -> Result<RawAnswer, StepError> {
-    let mut request = http().post(url);
+    let mut request = http.post(url);
     if let Some(proof) = proof {
         request = request.header("DPoP", proof);
     }
@@ -96,6 +100,7 @@ pub(crate) async fn send(
 impl RawSession {
     /// Logs `user_id` in with a fresh key (retrying once with a nonce, like an SDK).
     pub(crate) async fn login(
+        http: &reqwest::Client,
         api_url: &str,
         control: &ControlClient,
         user_id: &str,
@@ -110,6 +115,7 @@ impl RawSession {
         let body = json!({"challenge_token": challenge});
         let now = server_now(control).await?;
         let mut answer = send(
+            http,
             &url,
             Some(key.proof("POST", &url, now)),
             None,
@@ -122,7 +128,7 @@ impl RawSession {
                 .builder("POST", &url, now)
                 .claim("nonce", json!(answer.nonce))
                 .build();
-            answer = send(&url, Some(proof), None, Some(&body), user_agent).await?;
+            answer = send(http, &url, Some(proof), None, Some(&body), user_agent).await?;
         }
         if answer.status != 200 {
             return Err(StepError::failed(format!(

@@ -31,6 +31,8 @@ pub enum ServerTarget {
         base_url: String,
         /// Its control API.
         control: ControlClient,
+        /// Its certificate, when it is self-signed.
+        tls: Option<prelude_mock_server::TlsInfo>,
     },
 }
 
@@ -180,7 +182,11 @@ fn missing_capability(scenario: &Scenario, driver: &dyn Driver) -> Option<String
 }
 
 async fn run_sdk_scenario(scenario: &Scenario, driver: Arc<dyn Driver>) -> Outcome {
-    let server = match MockServer::start().await {
+    let mut builder = MockServer::builder();
+    if driver.hello().requires.iter().any(|r| r == "https") {
+        builder = builder.tls_self_signed();
+    }
+    let server = match builder.start().await {
         Ok(server) => server,
         Err(e) => return setup_failure(format!("cannot start the mock server: {e}")),
     };
@@ -193,7 +199,8 @@ async fn run_sdk_scenario(scenario: &Scenario, driver: Arc<dyn Driver>) -> Outco
         server.control().clone(),
         Some(driver.clone()),
         workdir.clone(),
-    );
+    )
+    .trusting(server.tls());
     let outcome = run_steps(scenario, &mut world).await;
     drop(world);
     let _forgotten = driver.call(MAIN_CLIENT.to_owned(), Op::Reset).await;
@@ -203,24 +210,28 @@ async fn run_sdk_scenario(scenario: &Scenario, driver: Arc<dyn Driver>) -> Outco
 }
 
 async fn run_server_scenario(scenario: &Scenario, target: &ServerTarget) -> Outcome {
-    let (server, base_url, control) = match target {
+    let (server, base_url, control, tls) = match target {
         ServerTarget::FreshMock => match MockServer::start().await {
             Ok(server) => {
                 let (url, control) = (server.url().to_owned(), server.control().clone());
-                (Some(server), url, control)
+                (Some(server), url, control, None)
             }
             Err(e) => return setup_failure(format!("cannot start the mock server: {e}")),
         },
-        ServerTarget::Remote { base_url, control } => {
+        ServerTarget::Remote {
+            base_url,
+            control,
+            tls,
+        } => {
             if let Err(e) = control.reset().await {
                 return setup_failure(format!(
                     "cannot reset the server through its control API: {e}"
                 ));
             }
-            (None, base_url.clone(), control.clone())
+            (None, base_url.clone(), control.clone(), tls.as_ref())
         }
     };
-    let mut world = World::new(base_url, control, None, scratch_dir());
+    let mut world = World::new(base_url, control, None, scratch_dir()).trusting(tls);
     let outcome = run_steps(scenario, &mut world).await;
     if let Some(server) = server {
         server.shutdown().await;

@@ -23,6 +23,8 @@ pub(crate) struct TestUser {
 
 pub(crate) struct World {
     pub(crate) base_url: String,
+    /// For raw requests to the server (trusts its certificate when it has one).
+    pub(crate) http: reqwest::Client,
     pub(crate) control: ControlClient,
     pub(crate) driver: Option<Arc<dyn Driver>>,
     pub(crate) workdir: PathBuf,
@@ -59,6 +61,7 @@ impl World {
     ) -> Self {
         Self {
             base_url,
+            http: crate::raw::http(None),
             control,
             driver,
             workdir,
@@ -75,6 +78,12 @@ impl World {
             answers: Vec::new(),
             last_proof: None,
         }
+    }
+
+    /// Trusts the server's self-signed certificate for raw requests.
+    pub(crate) fn trusting(mut self, tls: Option<&prelude_mock_server::TlsInfo>) -> Self {
+        self.http = crate::raw::http(tls);
+        self
     }
 
     pub(crate) fn api_url(&self) -> String {

@@ -14,7 +14,6 @@ fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
             "coalescing: Concurrent refresh callers share one request [2]",
             "coalescing: Concurrent refresh callers share one request [20]",
             "coalescing: Concurrent refresh callers share one request [200]",
-            "coalescing: Callers arriving while a slow refresh is on the wire join it",
             "coalescing: Concurrent callers share a failed refresh too",
             "coalescing: Two instances sharing storage refresh once between them",
             "coalescing: Two processes sharing storage refresh once between them",

@@ -29,6 +29,7 @@ async fn a_server_with_a_lax_iat_window_fails_exactly_the_stale_proof_scenarios(
     let target = ServerTarget::Remote {
         base_url: server.url().to_owned(),
         control: server.control().clone(),
+        tls: None,
     };
     let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
     let report = suite.run_server(&target).await;

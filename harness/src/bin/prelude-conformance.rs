@@ -13,7 +13,7 @@ use prelude_conformance::{
     Adapter, Driver, ExpectedFailures, InProcess, RunReport, ServerTarget, Suite, TagFilter,
     compare,
 };
-use prelude_mock_server::ControlClient;
+use prelude_mock_server::{ControlClient, TlsInfo};
 
 /// Command line.
 #[derive(Parser)]
@@ -80,6 +80,9 @@ struct ServerArgs {
     /// Bearer token for its control API.
     #[arg(long, env = "PRELUDE_MOCK_CONTROL_TOKEN")]
     control_token: Option<String>,
+    /// PEM certificate to trust (a server started with `prelude-mock --tls`).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -133,11 +136,23 @@ async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
 async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
     let suite = suite(&args.common)?;
     let target = match args.url {
-        Some(url) => ServerTarget::Remote {
-            control: ControlClient::new(&url, args.control_token, None)
-                .map_err(|e| e.to_string())?,
-            base_url: url,
-        },
+        Some(url) => {
+            let tls = match &args.ca_cert {
+                Some(path) => Some(TlsInfo {
+                    cert_pem: std::fs::read_to_string(path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                    cert_path: path.clone(),
+                    spki_sha256: None,
+                }),
+                None => None,
+            };
+            ServerTarget::Remote {
+                control: ControlClient::new(&url, args.control_token, tls.as_ref())
+                    .map_err(|e| e.to_string())?,
+                base_url: url,
+                tls,
+            }
+        }
         None => ServerTarget::FreshMock,
     };
     let report = suite.run_server(&target).await;
@@ -167,7 +182,12 @@ fn finish(report: &RunReport, common: &Common) -> Result<ExitCode, String> {
 fn run_compare(results: &[PathBuf], output: Option<&Path>) -> Result<ExitCode, String> {
     let runs = results
         .iter()
-        .map(|p| RunReport::read(p))
+        .map(|p| {
+            let label = p
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            RunReport::read(p).map(|r| (label, r))
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     let table = compare(&runs);

@@ -64,6 +64,7 @@ impl InProcess {
                     .iter()
                     .map(|c| c.name().to_owned())
                     .collect(),
+                requires: Vec::new(),
             },
             variant,
             clients: Mutex::new(HashMap::new()),

@@ -5,12 +5,12 @@ use std::fmt::Write;
 
 use super::{Outcome, RunReport};
 
-/// A Markdown table with one row per scenario and one column per run, then the notes
-/// (skip reasons, expected-failure reasons, failure messages) keyed by footnote.
-pub fn compare(runs: &[RunReport]) -> String {
+/// A Markdown table with one row per scenario and one column per labelled run, then the
+/// notes (skip reasons, expected-failure reasons, failure messages) keyed by footnote.
+pub fn compare(runs: &[(String, RunReport)]) -> String {
     let mut rows: BTreeMap<&str, Vec<Option<&Outcome>>> = BTreeMap::new();
     let mut levels: BTreeMap<&str, &str> = BTreeMap::new();
-    for (i, run) in runs.iter().enumerate() {
+    for (i, (_, run)) in runs.iter().enumerate() {
         for s in &run.scenarios {
             let row = rows.entry(&s.id).or_insert_with(|| vec![None; runs.len()]);
             row[i] = Some(&s.outcome);
@@ -18,8 +18,8 @@ pub fn compare(runs: &[RunReport]) -> String {
         }
     }
     let mut md = String::from("| scenario | level |");
-    for run in runs {
-        let _ = write!(md, " {} {} |", run.sdk.name, run.sdk.version);
+    for (label, run) in runs {
+        let _ = write!(md, " {label} ({}) |", run.sdk.name);
     }
     md.push_str("\n|---|---|");
     md.push_str(&"---|".repeat(runs.len()));
@@ -59,18 +59,12 @@ pub fn compare(runs: &[RunReport]) -> String {
         md.push('\n');
     }
     md.push_str("\n| run | passed | failed | skipped | expected failures | unexpected passes |\n|---|---:|---:|---:|---:|---:|\n");
-    for run in runs {
+    for (label, run) in runs {
         let s = run.summary;
         let _ = writeln!(
             md,
-            "| {} {} | {} | {} | {} | {} | {} |",
-            run.sdk.name,
-            run.sdk.version,
-            s.passed,
-            s.failed,
-            s.skipped,
-            s.expected_failures,
-            s.unexpected_passes
+            "| {label} | {} | {} | {} | {} | {} |",
+            s.passed, s.failed, s.skipped, s.expected_failures, s.unexpected_passes
         );
     }
     if !notes.is_empty() {

@@ -201,10 +201,10 @@ impl RunReport {
     /// `N passed, N failed, N skipped, N expected failures, N unexpected passes` and timing.
     pub fn summary_line(&self) -> String {
         let s = self.summary;
+        let sdk = format!("{} {}", self.sdk.name, self.sdk.version);
         format!(
-            "{} {}: {} passed, {} failed, {} skipped, {} expected failures, {} unexpected passes ({} scenarios in {:.1} s)",
-            self.sdk.name,
-            self.sdk.version,
+            "{}: {} passed, {} failed, {} skipped, {} expected failures, {} unexpected passes ({} scenarios in {:.1} s)",
+            sdk.trim(),
             s.passed,
             s.failed,
             s.skipped,

@@ -15,7 +15,9 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         return Some(
             async {
                 let user_id = w.user()?.id.clone();
-                w.raw = Some(RawSession::login(&w.api_url(), &w.control, &user_id, None).await?);
+                w.raw = Some(
+                    RawSession::login(&w.http, &w.api_url(), &w.control, &user_id, None).await?,
+                );
                 Ok(())
             }
             .await,
@@ -57,7 +59,7 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
                 let proof = broken_proof(session, &c["proof"], &url, now)?;
                 let token = session.refresh_token.clone();
                 w.last_proof.clone_from(&proof);
-                let answer = raw::send(&url, proof, Some(&token), None, None).await?;
+                let answer = raw::send(&w.http, &url, proof, Some(&token), None, None).await?;
                 session_mut(w)?.learn(&answer);
                 w.answers = vec![answer];
                 Ok(())
@@ -74,7 +76,8 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
                     .clone()
                     .ok_or_else(|| StepError::failed("no proof was sent yet"))?;
                 let token = session(w)?.refresh_token.clone();
-                let answer = raw::send(&url, Some(proof), Some(&token), None, None).await?;
+                let answer =
+                    raw::send(&w.http, &url, Some(proof), Some(&token), None, None).await?;
                 session_mut(w)?.learn(&answer);
                 w.answers = vec![answer];
                 Ok(())
@@ -97,7 +100,7 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
                 let answers = join_all(
                     proofs
                         .into_iter()
-                        .map(|p| raw::send(&url, Some(p), Some(&token), None, None)),
+                        .map(|p| raw::send(&w.http, &url, Some(p), Some(&token), None, None)),
                 )
                 .await;
                 w.answers = answers.into_iter().collect::<Result<_, _>>()?;
@@ -232,7 +235,7 @@ async fn valid_refresh(w: &mut World, token: Option<String>) -> Result<RawAnswer
     for _ in 0..2 {
         let proof = session(w)?.proof(&url, now).build();
         w.last_proof = Some(proof.clone());
-        let sent = raw::send(&url, Some(proof), Some(&token), None, None).await?;
+        let sent = raw::send(&w.http, &url, Some(proof), Some(&token), None, None).await?;
         session_mut(w)?.learn(&sent);
         let challenged = sent.code.as_deref() == Some("use_dpop_nonce");
         answer = Some(sent);

@@ -145,7 +145,7 @@ async fn devices(w: &mut World, n: usize, ua: Option<&str>) -> StepResult {
     let user_id = w.user()?.id.clone();
     let api = w.api_url();
     for _ in 0..n {
-        let device = RawSession::login(&api, &w.control, &user_id, ua).await?;
+        let device = RawSession::login(&w.http, &api, &w.control, &user_id, ua).await?;
         w.devices.push(device);
     }
     Ok(())
