@@ -230,3 +230,74 @@ impl TagFilter {
             && !self.exclude.iter().any(|t| scenario.has_tag(t))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FEATURE: &str = "@area
+Feature: Sample
+  Background:
+    Given a mock Prelude server
+
+  @must @needs-revoke
+  Scenario Outline: Revoking <target>
+    When the client revokes \"<target>\" sessions
+    Then the call succeeds
+
+    Examples:
+      | target |
+      | all    |
+      | mine   |
+
+  @should
+  Scenario: Plain
+    When the client refreshes
+";
+
+    fn sample() -> Vec<Scenario> {
+        let dir = std::env::temp_dir().join(format!("features-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("sample.feature");
+        std::fs::write(&path, FEATURE).expect("write");
+        let scenarios = load_file(&path).expect("parses");
+        let _removed = std::fs::remove_dir_all(&dir);
+        scenarios
+    }
+
+    #[test]
+    fn outlines_expand_per_row_with_background_and_inherited_tags() {
+        let scenarios = sample();
+        let ids: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "sample: Revoking <target> [all]",
+                "sample: Revoking <target> [mine]",
+                "sample: Plain"
+            ]
+        );
+        let first = &scenarios[0];
+        assert_eq!(first.steps[0].text, "a mock Prelude server");
+        assert_eq!(first.steps[1].text, "the client revokes \"all\" sessions");
+        assert_eq!(first.steps[1].kind, StepKind::When);
+        assert_eq!(first.level(), "must");
+        assert_eq!(first.needs().collect::<Vec<_>>(), ["revoke"]);
+        assert_eq!(first.sources(), ["area"]);
+    }
+
+    #[test]
+    fn tag_filters_include_and_exclude() {
+        let scenarios = sample();
+        let kept = |expr: &str| {
+            scenarios
+                .iter()
+                .filter(|s| TagFilter::parse(expr).matches(s))
+                .count()
+        };
+        assert_eq!(kept(""), 3);
+        assert_eq!(kept("must"), 2);
+        assert_eq!(kept("@area,!needs-revoke"), 1);
+        assert_eq!(kept("should,must"), 0);
+    }
+}

@@ -165,13 +165,30 @@ impl World {
             .map_err(|e| StepError::failed(format!("cannot read the server journal: {e}")))
     }
 
+    /// The whole scenario's journal, optionally one route (for properties that span setup).
+    pub(crate) async fn whole_journal(
+        &self,
+        route: Option<Route>,
+    ) -> Result<Vec<JournalEntry>, StepError> {
+        self.control
+            .journal(0, route)
+            .await
+            .map_err(|e| StepError::failed(format!("cannot read the server journal: {e}")))
+    }
+
+    /// Every session the server knows.
+    pub(crate) async fn server_sessions(
+        &self,
+    ) -> Result<Vec<prelude_mock_server::SessionInfo>, StepError> {
+        self.control
+            .sessions()
+            .await
+            .map_err(|e| StepError::failed(format!("cannot list the server's sessions: {e}")))
+    }
+
     /// Sets the mark at the journal's end.
     pub(crate) async fn set_mark(&mut self) -> Result<(), StepError> {
-        let entries = self
-            .control
-            .journal(0, None)
-            .await
-            .map_err(|e| StepError::failed(format!("cannot read the server journal: {e}")))?;
+        let entries = self.whole_journal(None).await?;
         self.mark = Some(entries.last().map_or(0, |e| e.seq));
         Ok(())
     }

@@ -56,11 +56,7 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     if pattern!(r"no refresh token was presented twice").is_match(text) {
         return Some(
             async {
-                let entries = w
-                    .control
-                    .journal(0, Some(Route::Refresh))
-                    .await
-                    .map_err(|e| StepError::failed(e.to_string()))?;
+                let entries = w.whole_journal(Some(Route::Refresh)).await?;
                 let mut seen = HashSet::new();
                 let twice = entries
                     .iter()
@@ -105,10 +101,8 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         return Some(
             async {
                 let bad: Vec<_> = w
-                    .control
-                    .journal(0, None)
-                    .await
-                    .map_err(|e| StepError::failed(e.to_string()))?
+                    .whole_journal(None)
+                    .await?
                     .into_iter()
                     .filter(|e| e.reason.is_some_and(is_proof_defect))
                     .map(|e| format!("{} {:?}", e.path, e.reason))
@@ -123,11 +117,7 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     if pattern!(r"every DPoP proof had a fresh jti").is_match(text) {
         return Some(
             async {
-                let entries = w
-                    .control
-                    .journal(0, None)
-                    .await
-                    .map_err(|e| StepError::failed(e.to_string()))?;
+                let entries = w.whole_journal(None).await?;
                 let mut seen = HashSet::new();
                 let repeated = entries
                     .iter()
@@ -145,10 +135,10 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     if let Some(c) = pattern!(r"every (?P<route>refresh|logout|finalize) proof (?P<what>was signed by the key the session is bound to|was for POST to its exact URL)").captures(text) {
         return Some(async {
             let route = route(&c["route"])?;
-            let entries = w.control.journal(0, Some(route)).await.map_err(|e| StepError::failed(e.to_string()))?;
+            let entries = w.whole_journal(Some(route)).await?;
             ensure(!entries.is_empty(), || format!("no {} request was sent", &c["route"]))?;
             if c["what"].starts_with("was signed") {
-                let sessions: HashMap<String, String> = w.control.sessions().await.map_err(|e| StepError::failed(e.to_string()))?
+                let sessions: HashMap<String, String> = w.server_sessions().await?
                     .into_iter().map(|s| (s.id, s.jkt)).collect();
                 entries.iter().try_for_each(|e| {
                     let (Some(sid), Some(proof)) = (&e.session_id, &e.dpop) else {
@@ -209,7 +199,7 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
             let sid = if c["whose"].starts_with("the client") { w.main_sid()? } else {
                 w.devices.first().map(|d| d.session_id.clone()).ok_or_else(|| StepError::failed("no other device"))?
             };
-            let session = w.control.sessions().await.map_err(|e| StepError::failed(e.to_string()))?
+            let session = w.server_sessions().await?
                 .into_iter().find(|s| s.id == sid).ok_or_else(|| StepError::failed("the server does not know the session"))?;
             let revoked = session.revoked.is_some();
             ensure(revoked == (&c["how"] == "revoked"), || format!("the session is {} on the server", if revoked { "revoked" } else { "active" }))
