@@ -2,6 +2,7 @@
 //! per scenario, steps in order, the first failing step ends the scenario. Applies
 //! capabilities (skip) and expected failures, and times everything.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use prelude_mock_server::{ControlClient, MockServer};
 
 use crate::driver::Driver;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::expectations::ExpectedFailures;
 use crate::features::{self, Scenario, TagFilter};
 use crate::protocol::{MAIN_CLIENT, Op, SdkInfo};
@@ -52,6 +53,8 @@ pub enum ServerTarget {
 #[derive(Clone, Debug)]
 pub struct Suite {
     scenarios: Vec<Scenario>,
+    /// Ids of every loaded scenario, filtered out or not.
+    all_ids: HashSet<String>,
     expected: ExpectedFailures,
     progress: bool,
 }
@@ -59,8 +62,10 @@ pub struct Suite {
 impl Suite {
     /// Every scenario in the `.feature` files of `dir`.
     pub fn load(dir: &Path) -> Result<Self, Error> {
+        let scenarios = features::load_dir(dir)?;
         Ok(Self {
-            scenarios: features::load_dir(dir)?,
+            all_ids: scenarios.iter().map(|s| s.id.clone()).collect(),
+            scenarios,
             expected: ExpectedFailures::none(),
             progress: false,
         })
@@ -78,11 +83,21 @@ impl Suite {
         self
     }
 
-    /// Sets the failures expected of the SDK under test.
-    #[must_use]
-    pub fn expected_failures(mut self, expected: ExpectedFailures) -> Self {
+    /// Sets the failures expected of the SDK under test. An entry naming no scenario of the
+    /// loaded features is an error: the list would be stale or mistyped.
+    pub fn expected_failures(mut self, expected: ExpectedFailures) -> Result<Self, Error> {
+        let unknown: Vec<&str> = expected
+            .ids()
+            .filter(|id| !self.all_ids.contains(*id))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(Error::new(
+                ErrorKind::ExpectedFailures,
+                format!("expected failures name no scenario: {}", unknown.join("; ")),
+            ));
+        }
         self.expected = expected;
-        self
+        Ok(self)
     }
 
     /// Prints each scenario's result to stderr as it ends.

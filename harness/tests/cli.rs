@@ -166,3 +166,17 @@ fn a_missing_adapter_is_a_setup_error_with_exit_two() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("adapter"));
 }
+
+#[test]
+fn an_expected_failure_naming_no_scenario_is_a_setup_error() {
+    let dir = scratch("stale");
+    let expected = dir.join("expected.toml");
+    std::fs::write(&expected, "\"logout: No such scenario\" = \"typo\"\n").expect("write");
+    let output = cli()
+        .arg("--expected-failures")
+        .arg(&expected)
+        .output()
+        .expect("the CLI runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("logout: No such scenario"));
+}

@@ -119,7 +119,10 @@ fn suite(common: &Common) -> Result<Suite, String> {
 async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
     let mut suite = suite(&args.common)?;
     if let Some(path) = &args.expected_failures {
-        suite = suite.expected_failures(ExpectedFailures::load(path).map_err(|e| e.to_string())?);
+        let expected = ExpectedFailures::load(path).map_err(|e| e.to_string())?;
+        suite = suite
+            .expected_failures(expected)
+            .map_err(|e| e.to_string())?;
     }
     let driver: Arc<dyn Driver> = match &args.adapter {
         Some(command) => Arc::new(
