@@ -256,7 +256,12 @@ Feature: Sample
 ";
 
     fn sample() -> Vec<Scenario> {
-        let dir = std::env::temp_dir().join(format!("features-test-{}", std::process::id()));
+        // One directory per call: tests run in parallel threads of one process.
+        let dir = std::env::temp_dir().join(format!(
+            "features-test-{}-{}",
+            std::process::id(),
+            crate::random_hex(6)
+        ));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("sample.feature");
         std::fs::write(&path, FEATURE).expect("write");
