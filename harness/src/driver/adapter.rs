@@ -152,7 +152,9 @@ impl Process {
             .await;
             if let Err(e) = written {
                 self.forget(id);
-                return Err(protocol(format!("cannot write to the adapter: {e}")));
+                return Err(protocol(format!(
+                    "the adapter exited (or closed its stdin) before `{name}` could be sent: {e}"
+                )));
             }
         }
         match tokio::time::timeout(CALL_TIMEOUT, rx).await {
