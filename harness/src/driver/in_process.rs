@@ -262,11 +262,13 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
             Ok(json!({ "status": response.status().as_u16() }))
         }
         Op::State => {
-            let state = state_name(&client.state().borrow());
-            let code = match &*client.state().borrow() {
+            // One reading, so name and code cannot come from two different states.
+            let current = client.state().borrow().clone();
+            let code = match &current {
                 SessionState::Terminated { code } => Some(code.clone()),
                 _ => None,
             };
+            let state = state_name(&current);
             let history = instance
                 .history
                 .lock()

@@ -55,12 +55,7 @@ async fn when_the_refresh_fails_the_original_401_is_returned() {
         .await
         .expect("a response");
     assert_eq!(response.status(), 401);
-    let journal = f
-        .server
-        .control()
-        .journal(0, Some(Route::MeList))
-        .await
-        .expect("journal");
+    let journal = f.journal(Route::MeList).await;
     assert_eq!(journal.len(), 1, "no retry without a fresh token");
     assert!(journal.iter().all(|e| e.verdict == Verdict::Rejected));
 }

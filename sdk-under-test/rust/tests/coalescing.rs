@@ -37,16 +37,13 @@ async fn a_failed_refresh_is_shared_by_every_caller_of_the_flight_and_not_retrie
         .expect("client");
     f.login(&client).await;
     // A slow failure, so every caller joins the flight before it fails.
-    let control = f.server.control();
-    control
-        .add_fault(&Fault::new(Route::Refresh, FaultAction::Delay { ms: 300 }))
-        .await
-        .expect("fault");
-    let error = FaultAction::error(503, "internal");
-    control
-        .add_fault(&Fault::new(Route::Refresh, error))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::Refresh, FaultAction::Delay { ms: 300 }))
+        .await;
+    f.fault(Fault::new(
+        Route::Refresh,
+        FaultAction::error(503, "internal"),
+    ))
+    .await;
     client.invalidate_cache();
     let mut callers = tokio::task::JoinSet::new();
     for _ in 0..100 {

@@ -17,12 +17,7 @@ async fn use_dpop_nonce_gets_exactly_one_retry_with_a_fresh_jti_and_the_nonce_is
     })
     .await;
     let client = f.logged_in().await;
-    let finalize = f
-        .server
-        .control()
-        .journal(0, Some(Route::LoginFinalize))
-        .await
-        .expect("journal");
+    let finalize = f.journal(Route::LoginFinalize).await;
     assert_eq!(finalize.len(), 2);
     assert_eq!(finalize[0].reason, Some(Reason::NonceMissing));
     let (first, second) = (
@@ -33,12 +28,7 @@ async fn use_dpop_nonce_gets_exactly_one_retry_with_a_fresh_jti_and_the_nonce_is
     assert!(second.nonce.is_some());
     client.invalidate_cache();
     client.refresh().await.expect("refresh");
-    let refreshes = f
-        .server
-        .control()
-        .journal(0, Some(Route::Refresh))
-        .await
-        .expect("journal");
+    let refreshes = f.journal(Route::Refresh).await;
     assert_eq!(refreshes.len(), 1, "the stored nonce is sent straight away");
     assert_eq!(
         refreshes[0].dpop.as_ref().and_then(|d| d.nonce.clone()),
@@ -62,12 +52,7 @@ async fn a_rotated_nonce_costs_one_retry() {
         .refresh()
         .await
         .expect("refresh after the nonce rotated");
-    let refreshes = f
-        .server
-        .control()
-        .journal(0, Some(Route::Refresh))
-        .await
-        .expect("journal");
+    let refreshes = f.journal(Route::Refresh).await;
     assert_eq!(
         refreshes.iter().map(|e| e.reason).collect::<Vec<_>>(),
         [Some(Reason::NonceStale), None]
@@ -128,12 +113,7 @@ async fn a_nonce_from_a_bearer_route_is_kept_for_the_next_proof() {
     client.list_sessions(None, None).await.expect("list");
     client.invalidate_cache();
     client.refresh().await.expect("refresh");
-    let refreshes = f
-        .server
-        .control()
-        .journal(0, Some(Route::Refresh))
-        .await
-        .expect("journal");
+    let refreshes = f.journal(Route::Refresh).await;
     assert_eq!(
         refreshes.len(),
         1,

@@ -17,12 +17,7 @@ async fn logout_wipes_local_state_and_revokes_the_server_session() {
     assert_eq!(*client.state().borrow(), SessionState::LoggedOut);
     let sessions = f.server.control().sessions().await.expect("sessions");
     assert_eq!(sessions[0].revoked, Some(Reason::SessionRevoked));
-    let journal = f
-        .server
-        .control()
-        .journal(0, Some(Route::Revoke))
-        .await
-        .expect("journal");
+    let journal = f.journal(Route::Revoke).await;
     assert_eq!(
         journal[0].dpop.as_ref().and_then(|d| d.jkt.clone()),
         Some(sessions[0].jkt.clone())
@@ -56,11 +51,7 @@ async fn logout_wipes_even_when_the_server_call_fails() {
     let f = fixture().await;
     let client = f.logged_in().await;
     let fault = FaultAction::error(503, "internal");
-    f.server
-        .control()
-        .add_fault(&Fault::new(Route::Revoke, fault))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::Revoke, fault)).await;
     let error = client.logout().await.expect_err("server failed");
     assert_eq!(error.status(), Some(503));
     assert!(!client.is_logged_in());
@@ -71,11 +62,8 @@ async fn logout_wipes_even_when_the_server_call_fails() {
 async fn a_refresh_racing_a_logout_does_not_resurrect_the_session() {
     let f = fixture().await;
     let client = f.logged_in().await;
-    f.server
-        .control()
-        .add_fault(&Fault::new(Route::Refresh, FaultAction::Delay { ms: 200 }))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::Refresh, FaultAction::Delay { ms: 200 }))
+        .await;
     client.invalidate_cache();
     let refreshing = tokio::spawn({
         let client = client.clone();

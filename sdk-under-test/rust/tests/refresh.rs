@@ -17,12 +17,7 @@ async fn finalize_login_stores_a_session_pinned_to_the_clients_key() {
         client.session_id().as_deref(),
         Some(sessions[0].id.as_str())
     );
-    let journal = f
-        .server
-        .control()
-        .journal(0, Some(Route::LoginFinalize))
-        .await
-        .expect("journal");
+    let journal = f.journal(Route::LoginFinalize).await;
     assert_eq!(
         journal[0].dpop.as_ref().and_then(|d| d.jkt.clone()),
         Some(sessions[0].jkt.clone())
@@ -146,12 +141,7 @@ async fn clock_skew_from_the_date_header_corrects_expiry_and_proof_times() {
     );
     client.invalidate_cache();
     client.refresh().await.expect("refresh");
-    let journal = f
-        .server
-        .control()
-        .journal(0, Some(Route::Refresh))
-        .await
-        .expect("journal");
+    let journal = f.journal(Route::Refresh).await;
     assert_eq!(
         journal[0].dpop.as_ref().and_then(|d| d.iat),
         Some(NOW + 3600),

@@ -96,11 +96,7 @@ async fn a_failed_revoke_wipes_nothing() {
     let f = fixture().await;
     let mine = f.logged_in().await;
     let fault = FaultAction::error(503, "internal");
-    f.server
-        .control()
-        .add_fault(&Fault::new(Route::MeRevoke, fault))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::MeRevoke, fault)).await;
     let error = mine
         .revoke_sessions(RevokeTarget::Mine)
         .await

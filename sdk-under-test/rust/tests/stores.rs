@@ -26,12 +26,7 @@ async fn the_rotated_token_is_in_the_file_before_refresh_returns() {
     client.invalidate_cache();
     client.refresh().await.expect("refresh");
     let on_disk = store.load().expect("load").expect("session").refresh_token;
-    let journal = f
-        .server
-        .control()
-        .journal(0, Some(Route::Refresh))
-        .await
-        .expect("journal");
+    let journal = f.journal(Route::Refresh).await;
     let presented = journal[0].refresh_token.clone().expect("fingerprint");
     assert_ne!(
         fingerprint(&on_disk),

@@ -13,11 +13,8 @@ use prelude_session::{ErrorKind, SessionClient};
 async fn server_errors_are_retried_with_backoff_until_the_refresh_succeeds() {
     let f = fixture().await;
     let client = f.logged_in().await;
-    f.server
-        .control()
-        .add_fault(&Fault::new(Route::Refresh, FaultAction::error(503, "internal")).times(2))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::Refresh, FaultAction::error(503, "internal")).times(2))
+        .await;
     client.invalidate_cache();
     client.refresh().await.expect("third attempt succeeds");
     let stats = f.server.control().stats().await.expect("stats");
@@ -35,11 +32,8 @@ async fn server_errors_are_retried_with_backoff_until_the_refresh_succeeds() {
 async fn rate_limiting_is_retried_and_gives_up_after_the_attempts() {
     let f = fixture().await;
     let client = f.logged_in().await;
-    f.server
-        .control()
-        .add_fault(&Fault::new(Route::Refresh, FaultAction::error(429, "rate_limited")).times(3))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::Refresh, FaultAction::error(429, "rate_limited")).times(3))
+        .await;
     client.invalidate_cache();
     let error = client.refresh().await.expect_err("three 429s");
     assert_eq!(
@@ -55,11 +49,8 @@ async fn a_lost_answer_without_a_grace_window_is_not_resent() {
     let f = fixture().await;
     let client = f.logged_in().await;
     let token = f.stored_refresh_token();
-    f.server
-        .control()
-        .add_fault(&Fault::new(Route::Refresh, FaultAction::CommitThenDrop))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::Refresh, FaultAction::CommitThenDrop))
+        .await;
     client.invalidate_cache();
     let error = client.refresh().await.expect_err("outcome unknown");
     assert_eq!(error.kind(), ErrorKind::RefreshOutcomeUnknown);
@@ -87,11 +78,8 @@ async fn a_lost_answer_inside_the_grace_window_is_recovered_with_the_same_succes
         .build()
         .expect("client");
     f.login(&client).await;
-    f.server
-        .control()
-        .add_fault(&Fault::new(Route::Refresh, FaultAction::CommitThenDrop))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::Refresh, FaultAction::CommitThenDrop))
+        .await;
     client.invalidate_cache();
     client.refresh().await.expect("recovered");
     let stats = f.server.control().stats().await.expect("stats");
@@ -110,11 +98,8 @@ async fn a_lost_answer_inside_the_grace_window_is_recovered_with_the_same_succes
 async fn a_connection_reset_before_handling_leaves_the_token_usable() {
     let f = fixture().await;
     let client = f.logged_in().await;
-    f.server
-        .control()
-        .add_fault(&Fault::new(Route::Refresh, FaultAction::Reset))
-        .await
-        .expect("fault");
+    f.fault(Fault::new(Route::Refresh, FaultAction::Reset))
+        .await;
     client.invalidate_cache();
     assert_eq!(
         client.refresh().await.expect_err("lost").kind(),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prelude_mock_server::{MockServer, Policy, Route};
+use prelude_mock_server::{Fault, JournalEntry, MockServer, Policy, Route};
 use prelude_session::{
     ManualClock, MemoryStore, RetryPolicy, SessionClient, SessionClientBuilder, Store,
 };
@@ -93,6 +93,24 @@ impl Fixture {
             .advance_clock(seconds)
             .await
             .expect("advance");
+    }
+
+    /// Queues a fault on the server.
+    pub async fn fault(&self, fault: Fault) {
+        self.server
+            .control()
+            .add_fault(&fault)
+            .await
+            .expect("fault");
+    }
+
+    /// Every journal entry for `route`.
+    pub async fn journal(&self, route: Route) -> Vec<JournalEntry> {
+        self.server
+            .control()
+            .journal(0, Some(route))
+            .await
+            .expect("journal")
     }
 
     pub async fn requests(&self, route: Route) -> u64 {
