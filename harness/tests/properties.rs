@@ -414,10 +414,11 @@ fn a_broken_client_is_caught_and_shrunk() {
     let Err(TestError::Fail(_, (_, transitions, _))) = outcome else {
         panic!("the broken client was not caught: {outcome:?}");
     };
-    // Minimal: revoking "mine" (by target or by own id) is enough to show the bug.
-    assert_eq!(transitions.len(), 1, "shrunk to {transitions:?}");
+    // Revoking "mine" is enough to show the bug. The shrinker removes steps one at a time,
+    // so it can stop at a local minimum such as [Login, Revoke(Mine)]; never longer than that.
+    assert!(transitions.len() <= 2, "shrunk to {transitions:?}");
     assert!(
-        matches!(transitions[0], Transition::Revoke(Target::Mine)),
+        matches!(transitions.last(), Some(Transition::Revoke(Target::Mine))),
         "shrunk to {transitions:?}"
     );
 }
