@@ -26,6 +26,17 @@ Feature: Coalescing concurrent refreshes
       | 20  |
       | 200 |
 
+  @must
+  Scenario: Callers arriving while the refresh is on the wire join it
+    # The first caller's refresh is held by the server; the others arrive 100 ms after the
+    # server received it, long after any "simultaneous callers" window.
+    Given the next refresh is delayed by 1000 ms
+    When a caller refreshes, and 100 ms after the server received its request 20 more callers refresh
+    Then all 21 callers succeed
+    And all callers got the same access token
+    And the server received exactly 1 refresh request
+    And the server detected no refresh token reuse
+
   @should @seed-ios
   Scenario: Concurrent callers share a failed refresh too
     Given the server revokes the client's session

@@ -28,14 +28,33 @@ Feature: DPoP proofs
     Then every DPoP proof had a fresh jti
 
   @must @rfc9449-8
-  Scenario: A nonce challenge on refresh is answered with one retry carrying the nonce
+  Scenario: A refresh on a server that starts requiring nonces carries the nonce
     Given the server starts requiring DPoP nonces
     When the client invalidates its cache
     And the client refreshes
     Then the call succeeds
-    And the server received exactly 2 refresh requests
-    And the retried refresh carried the server's nonce
+    And the server received between 1 and 2 refresh requests
+    And the accepted refresh carried the server's nonce
+    And every nonce challenge on refresh was retried at most once, with a fresh jti
     And the server detected no refresh token reuse
+
+  @must @rfc9449-8 @needs-list_sessions
+  Scenario Outline: Nonces required after login do not break session listing
+    Given the server starts requiring <nonces>
+    When the client lists sessions with limit 5
+    Then the call succeeds
+    And every DPoP proof the client sent had an htu without query or fragment
+
+    Examples:
+      | nonces               |
+      | DPoP nonces          |
+      | rotating DPoP nonces |
+
+  @must @rfc9449-8 @needs-authorized_get
+  Scenario: Nonces required after login do not break authorised requests
+    Given the server starts requiring DPoP nonces
+    When the client makes an authorised request to "/v1/session/me/list"
+    Then the request was answered 200
 
   @must @rfc9449-8
   Scenario: A nonce once learned is sent in later proofs without a new challenge

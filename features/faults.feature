@@ -24,6 +24,22 @@ Feature: Transient faults and backoff
       | 503    | internal     |
       | 429    | rate_limited |
 
+  @should
+  Scenario: Retries of a failing server wait longer each time
+    Given the next 2 refresh requests fail with status 503 "internal"
+    When the client invalidates its cache
+    And the client refreshes
+    Then the call succeeds
+    And the refresh retries waited longer each time
+
+  @should
+  Scenario: A 429's Retry-After is honoured
+    Given the next refresh request fails with status 429 "rate_limited" and Retry-After 1
+    When the client invalidates its cache
+    And the client refreshes
+    Then no refresh retry came sooner than 1 second after the previous request
+    And the server detected no refresh token reuse
+
   @must
   Scenario: A server that stays down gives up after a bounded number of tries
     Given the next 10 refresh requests fail with status 503 "internal"

@@ -18,6 +18,16 @@ Feature: Logout
     And the client's session is revoked on the server
 
   @must
+  Scenario: A second logout brings nothing back and spends nothing
+    # An SDK whose refresh token lives in an HttpOnly cookie may still ask the server; what
+    # matters is that nothing comes back.
+    When the client logs out
+    And the client logs out again
+    Then the client stores no credentials
+    And the server accepted exactly 1 logout request
+    And the client's session is revoked on the server
+
+  @should
   Scenario: Logout is idempotent
     When the client logs out
     And the client logs out again
@@ -45,6 +55,14 @@ Feature: Logout
     Then the client stores no credentials
 
   @must
+  Scenario: After logout, refresh fails and nothing comes back
+    When the client logs out
+    And the client refreshes
+    Then the call fails
+    And the server accepted no refresh request
+    And the client stores no credentials
+
+  @should
   Scenario: After logout, refresh fails locally without network
     When the client logs out
     And the client refreshes

@@ -52,8 +52,56 @@ Feature: Refresh and the access-token cache
     And the server detected no refresh token reuse
 
   @must
+  Scenario: Refresh without a session fails and spends nothing
+    Given client "fresh" is configured
+    When client "fresh" refreshes
+    Then client "fresh"'s call fails
+    And the server accepted no refresh request
+
+  @should
   Scenario: Refresh without a session fails locally
     Given client "fresh" is configured
     When client "fresh" refreshes
     Then client "fresh"'s call fails with kind "not_logged_in"
     And the server received no refresh request
+
+  @should
+  Scenario: A short-lived access token is served from the cache while it lives
+    Given the server issues access tokens that live 3 seconds
+    And the client is logged in
+    When the client refreshes
+    Then the call succeeds
+    And the server received no refresh request
+
+  @must
+  Scenario: An access token past its lifetime is refreshed once
+    # Real time: the SDK's own clock must see the token expire. Catches expiry read in
+    # the wrong unit (seconds as milliseconds makes a token that never expires).
+    Given the server issues access tokens that live 2 seconds
+    And the client is logged in
+    When 3 seconds pass
+    And the client refreshes
+    Then the call succeeds
+    And the access token the client returned is accepted by the server
+    And the server received exactly 1 refresh request
+    And the server detected no refresh token reuse
+
+  @should @needs-proactive_refresh
+  Scenario: The SDK refreshes before expiry without any caller
+    Given the server issues access tokens that live 4 seconds
+    And the client is logged in
+    When 4 seconds pass without any call
+    Then the server received exactly 1 refresh request
+    And the refresh came before the first access token expired
+    And the server detected no refresh token reuse
+
+  @should @needs-proactive_refresh
+  Scenario: Callers during a proactive refresh share its request
+    Given the server issues access tokens that live 4 seconds
+    And the client is logged in
+    And the next refresh is delayed by 1500 ms
+    When a refresh is in flight on the server
+    And 20 callers refresh at once
+    Then all 20 callers succeed
+    And the server received exactly 1 refresh request
+    And the server detected no refresh token reuse

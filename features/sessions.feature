@@ -21,6 +21,7 @@ Feature: Listing sessions
     Given 4 other devices of the same user are logged in
     When the client lists sessions with limit <limit> and offset <offset>
     Then the list has <shown> sessions of 5 in total
+    And every DPoP proof the client sent had an htu without query or fragment
 
     Examples:
       | limit | offset | shown |
@@ -28,6 +29,14 @@ Feature: Listing sessions
       | 2     | 4      | 1     |
       | 10    | 0      | 5     |
       | 10    | 5      | 0     |
+
+  @must @needs-list_sessions @prelude-mobile
+  Scenario: A device type the SDK does not know is listed as unknown
+    Given another device of the same user has a session with device type "smartwatch"
+    When the client lists sessions
+    Then the call succeeds
+    And the list has 2 sessions of 2 in total
+    And the list shows the "smartwatch" device as "unknown"
 
   @must @needs-list_sessions
   Scenario Outline: An invalid page size is refused by the server

@@ -34,3 +34,29 @@ Feature: Session state
     Given the client is logged in
     When the client is restarted
     Then the client's state is "logged_in"
+
+  @should @needs-state_events @seed-react-native
+  Scenario: A subscriber sees each transition once, in order
+    Given the client is configured
+    And the client subscribes to state changes
+    When the client logs in
+    And the client invalidates its cache
+    And the client refreshes
+    And the client logs out
+    Then the client's subscriber saw "logged_in", "logged_out"
+
+  @should @needs-state_events @seed-react-native
+  Scenario: After unsubscribing, a subscriber sees nothing more
+    Given the client is configured
+    And the client subscribes to state changes
+    When the client logs in
+    And the client unsubscribes
+    And the client logs out
+    Then the client's subscriber saw "logged_in"
+
+  @should @needs-state_events @needs-state_establishing @seed-ios
+  Scenario: A login passes through establishing
+    Given the client is configured
+    And the client subscribes to state changes
+    When the client logs in
+    Then the client's subscriber saw "establishing" just before "logged_in"

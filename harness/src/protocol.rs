@@ -90,6 +90,30 @@ pub enum Op {
     Restart,
     /// Release the instance; later calls must fail with kind `disposed`.
     Dispose,
+    /// Start an OTP login: the server sends a code to `identifier`.
+    OtpStart {
+        /// An email address (or a phone number starting with `+`).
+        identifier: String,
+    },
+    /// Check the pending OTP login's code; on success the client is logged in (the user).
+    OtpCheck {
+        /// The code the user typed.
+        code: String,
+    },
+    /// Ask the server to send the pending OTP login's code again.
+    OtpRetry,
+    /// Subscribe to state transitions: `{"subscription": id}`.
+    Subscribe,
+    /// End a subscription.
+    Unsubscribe {
+        /// The id `subscribe` returned.
+        subscription: u64,
+    },
+    /// The transitions a subscription has delivered so far: `{"events": ["logged_in", ...]}`.
+    Events {
+        /// The id `subscribe` returned.
+        subscription: u64,
+    },
 }
 
 impl Op {
@@ -111,6 +135,12 @@ impl Op {
             Self::Stored => "stored",
             Self::Restart => "restart",
             Self::Dispose => "dispose",
+            Self::OtpStart { .. } => "otp_start",
+            Self::OtpCheck { .. } => "otp_check",
+            Self::OtpRetry => "otp_retry",
+            Self::Subscribe => "subscribe",
+            Self::Unsubscribe { .. } => "unsubscribe",
+            Self::Events { .. } => "events",
         }
     }
 }
@@ -200,11 +230,19 @@ pub enum Capability {
     MultiProcess,
     /// The SDK can be told the server's reuse grace window.
     ReuseGrace,
+    /// `otp_start`, `otp_check`, `otp_retry`: Prelude's OTP login.
+    OtpLogin,
+    /// `subscribe`, `unsubscribe`, `events`: a stream of state transitions.
+    StateEvents,
+    /// The state is `establishing` while a login is being finalized.
+    StateEstablishing,
+    /// The SDK refreshes on its own before the access token expires.
+    ProactiveRefresh,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 13] = [
         Self::ListSessions,
         Self::Revoke,
         Self::AuthorizedGet,
@@ -214,6 +252,10 @@ impl Capability {
         Self::SharedStorage,
         Self::MultiProcess,
         Self::ReuseGrace,
+        Self::OtpLogin,
+        Self::StateEvents,
+        Self::StateEstablishing,
+        Self::ProactiveRefresh,
     ];
 
     /// The name used in `hello` and in `@needs-<name>` tags.
@@ -228,6 +270,10 @@ impl Capability {
             Self::SharedStorage => "shared_storage",
             Self::MultiProcess => "multi_process",
             Self::ReuseGrace => "reuse_grace",
+            Self::OtpLogin => "otp_login",
+            Self::StateEvents => "state_events",
+            Self::StateEstablishing => "state_establishing",
+            Self::ProactiveRefresh => "proactive_refresh",
         }
     }
 }

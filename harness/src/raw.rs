@@ -29,6 +29,8 @@ pub(crate) struct RawSession {
     pub(crate) spent: Vec<String>,
     pub(crate) session_id: String,
     pub(crate) nonce: Option<String>,
+    /// The access token of the last successful login or refresh.
+    pub(crate) access_token: String,
 }
 
 /// An HTTP client that trusts `tls`'s certificate, if given.
@@ -150,6 +152,10 @@ impl RawSession {
             refresh_token,
             session_id,
             nonce: answer.nonce,
+            access_token: answer.body["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         })
     }
 
@@ -173,6 +179,11 @@ impl RawSession {
             self.refresh_token.clone_from(token);
             self.spent.push(token.clone());
         }
+        if answer.status == 200
+            && let Some(access) = answer.body["access_token"].as_str()
+        {
+            access.clone_into(&mut self.access_token);
+        }
     }
 }
 
@@ -185,4 +196,54 @@ pub(crate) fn sid_of(jwt: &str) -> Option<String> {
         .ok()?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
     claims["sid"].as_str().map(str::to_owned)
+}
+
+/// Verifies an ES256 JWT against the server's JWKS (`/.well-known/jwks.json`) the way a
+/// backend would, independently of the server's own code: the key is picked by `kid`.
+pub(crate) async fn verify_with_jwks(
+    http: &reqwest::Client,
+    base_url: &str,
+    jwt: &str,
+) -> Result<(), String> {
+    use base64::Engine;
+    use p256::ecdsa::signature::Verifier;
+    let b64 = |part: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| "the token is not base64url".to_owned())
+    };
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header, payload, signature] = parts.as_slice() else {
+        return Err("the token is not a compact JWS".into());
+    };
+    let header: Value = serde_json::from_slice(&b64(header)?).map_err(|e| e.to_string())?;
+    if header["alg"] != "ES256" {
+        return Err(format!("alg {} is not ES256", header["alg"]));
+    }
+    let jwks: Value = http
+        .get(format!(
+            "{}/.well-known/jwks.json",
+            base_url.trim_end_matches('/')
+        ))
+        .send()
+        .await
+        .map_err(|e| format!("cannot fetch the JWKS: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("the JWKS is not JSON: {e}"))?;
+    let key = jwks["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|k| k["kid"] == header["kid"])
+        .ok_or_else(|| format!("the JWKS has no key with kid {}", header["kid"]))?;
+    let mut point = vec![4u8];
+    point.extend(b64(key["x"].as_str().unwrap_or_default())?);
+    point.extend(b64(key["y"].as_str().unwrap_or_default())?);
+    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+        .map_err(|_| "the JWKS key is not a P-256 point".to_owned())?;
+    let signature = p256::ecdsa::Signature::from_slice(&b64(signature)?)
+        .map_err(|_| "the signature is not 64 bytes".to_owned())?;
+    key.verify(format!("{}.{}", parts[0], payload).as_bytes(), &signature)
+        .map_err(|_| "the signature does not verify with the published key".to_owned())
 }

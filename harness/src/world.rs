@@ -30,6 +30,8 @@ pub(crate) struct World {
     pub(crate) workdir: PathBuf,
     pub(crate) user: Option<TestUser>,
     pub(crate) reuse_grace: Option<u64>,
+    /// The access-token lifetime the scenario set, in seconds.
+    pub(crate) access_ttl: Option<i64>,
     /// Clients configured so far.
     pub(crate) configured: Vec<String>,
     /// The last result of each client.
@@ -67,6 +69,7 @@ impl World {
             workdir,
             user: None,
             reuse_grace: None,
+            access_ttl: None,
             configured: Vec::new(),
             last: HashMap::new(),
             burst: Vec::new(),

@@ -47,6 +47,10 @@ pub enum Reason {
     NonceStale,
     /// The proof is signed by another key than the one pinned to the session.
     KeyMismatch,
+    /// The proof's `ath` is missing or is not the hash of the access token it came with.
+    AccessTokenHashMismatch,
+    /// A DPoP-bound access token was presented with the `Bearer` scheme.
+    BoundTokenAsBearer,
     /// Neither `X-Refresh-Token` nor the refresh cookie.
     MissingRefreshToken,
     /// The refresh token was never issued here.
@@ -121,16 +125,25 @@ impl Reason {
         use Reason::*;
         match self {
             MissingProof => (StatusCode::UNAUTHORIZED, "missing_dpop_proof"),
-            MultipleProofs | MalformedProof | WrongProofType | UnsupportedAlgorithm
-            | InvalidJwk | PrivateKeyInJwk | BadSignature | MissingClaim | MethodMismatch
-            | UrlMismatch | IatTooOld | IatInFuture | ReplayedProof => {
-                (StatusCode::UNAUTHORIZED, "invalid_dpop_proof")
-            }
+            MultipleProofs
+            | MalformedProof
+            | WrongProofType
+            | UnsupportedAlgorithm
+            | InvalidJwk
+            | PrivateKeyInJwk
+            | BadSignature
+            | MissingClaim
+            | MethodMismatch
+            | UrlMismatch
+            | IatTooOld
+            | IatInFuture
+            | ReplayedProof
+            | AccessTokenHashMismatch => (StatusCode::UNAUTHORIZED, "invalid_dpop_proof"),
             NonceMissing | NonceStale => (StatusCode::BAD_REQUEST, "use_dpop_nonce"),
             KeyMismatch => (StatusCode::UNAUTHORIZED, "dpop_key_mismatch"),
             MissingRefreshToken | UnknownRefreshToken | RefreshTokenReused | SessionRevoked
             | SessionExpired | MissingBearer | InvalidAccessToken | AccessTokenExpired
-            | InvalidCredentials | ControlUnauthorized => {
+            | BoundTokenAsBearer | InvalidCredentials | ControlUnauthorized => {
                 (StatusCode::UNAUTHORIZED, "unauthorized")
             }
             UserBlocked => (StatusCode::FORBIDDEN, "auth_blocked"),

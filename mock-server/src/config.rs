@@ -46,6 +46,9 @@ pub struct Policy {
     pub otp_code: String,
     /// Lifetime of login challenge tokens in seconds.
     pub challenge_ttl_seconds: i64,
+    /// Bind access tokens to the session's DPoP key (RFC 9449 §6–7): tokens carry `cnf.jkt`,
+    /// and `/me/*` then need `Authorization: DPoP` with a proof whose `ath` matches.
+    pub bind_access_tokens: bool,
 }
 
 impl Default for Policy {
@@ -60,6 +63,7 @@ impl Default for Policy {
             nonce_history: 3,
             otp_code: "123456".into(),
             challenge_ttl_seconds: 600,
+            bind_access_tokens: false,
         }
     }
 }

@@ -210,6 +210,41 @@ impl ControlClient {
             .await
     }
 
+    /// Creates a session for another device of `user_id`, as if it had logged in elsewhere,
+    /// with `device_type` verbatim (any string) and device data guessed from `user_agent`.
+    /// Returns the session id.
+    pub async fn create_device_session(
+        &self,
+        user_id: &str,
+        device_type: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<String, Error> {
+        let mut body = json!({"user_id": user_id});
+        if let Some(kind) = device_type {
+            body["device_type"] = json!(kind);
+        }
+        if let Some(ua) = user_agent {
+            body["user_agent"] = json!(ua);
+        }
+        self.field(
+            self.request(Method::POST, "/sessions").json(&body),
+            "session_id",
+        )
+        .await
+    }
+
+    /// Rotates the access-token signing key; the old key stays published and verifying for
+    /// `overlap_seconds` of virtual time. Returns the new key's `kid`.
+    pub async fn rotate_signing_key(&self, overlap_seconds: i64) -> Result<String, Error> {
+        let body = json!({"overlap_seconds": overlap_seconds});
+        self.field(
+            self.request(Method::POST, "/signing-keys/rotate")
+                .json(&body),
+            "kid",
+        )
+        .await
+    }
+
     /// Refuses every access token of the session issued so far (next `/me/*` call → 401).
     pub async fn expire_access(&self, session_id: &str) -> Result<(), Error> {
         self.no_content(self.request(

@@ -36,6 +36,9 @@ pub struct ProofSummary {
     pub nonce: Option<String>,
     /// RFC 7638 thumbprint of the proof's key.
     pub jkt: Option<String>,
+    /// `ath` claim: hash of the access token the proof is presented with (RFC 9449 §4.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ath: Option<String>,
 }
 
 /// A proof whose structure is valid; its signature and claims are not checked yet.
@@ -49,6 +52,7 @@ pub(crate) struct ParsedProof {
     htu: String,
     iat: i64,
     nonce: Option<String>,
+    ath: Option<String>,
 }
 
 impl ParsedProof {
@@ -60,7 +64,13 @@ impl ParsedProof {
             iat: Some(self.iat),
             nonce: self.nonce.clone(),
             jkt: Some(self.jkt.clone()),
+            ath: self.ath.clone(),
         }
+    }
+
+    /// The `ath` claim, when the proof has one.
+    pub(crate) fn ath(&self) -> Option<&str> {
+        self.ath.as_deref()
     }
 }
 
@@ -134,6 +144,7 @@ pub(crate) fn parse(proof: &str) -> Result<ParsedProof, ParseError> {
             .and_then(Value::as_str)
             .map(str::to_owned),
         jkt: None,
+        ath: claims.get("ath").and_then(Value::as_str).map(str::to_owned),
     };
     let with_summary = |reason| ParseError {
         reason,
@@ -178,12 +189,18 @@ pub(crate) fn parse(proof: &str) -> Result<ParsedProof, ParseError> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(with_key(Reason::MissingClaim)),
     };
+    let ath = match claims.get("ath") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(with_key(Reason::MissingClaim)),
+    };
     Ok(ParsedProof {
         jti: claim_str(&claims, "jti").map_err(with_key)?,
         htm: claim_str(&claims, "htm").map_err(with_key)?,
         htu: claim_str(&claims, "htu").map_err(with_key)?,
         iat,
         nonce,
+        ath,
         point,
         signing_input: jws.signing_input.to_owned(),
         signature: jws.signature,

@@ -28,6 +28,9 @@ pub enum FaultAction {
         /// Optional message; a default one says the error was injected.
         #[serde(default)]
         message: Option<String>,
+        /// Optional `Retry-After` header, in seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after: Option<u64>,
     },
     /// Close the connection with a TCP reset before handling the request.
     Reset,
@@ -60,6 +63,17 @@ impl FaultAction {
             status,
             code: code.into(),
             message: None,
+            retry_after: None,
+        }
+    }
+
+    /// An error answer that also carries `Retry-After: seconds`.
+    pub fn error_with_retry_after(status: u16, code: impl Into<String>, seconds: u64) -> Self {
+        Self::Error {
+            status,
+            code: code.into(),
+            message: None,
+            retry_after: Some(seconds),
         }
     }
 }

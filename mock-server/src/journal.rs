@@ -36,6 +36,10 @@ pub struct JournalEntry {
     pub seq: u64,
     /// Virtual time the request arrived (unix seconds).
     pub at: i64,
+    /// Real time the request arrived, in milliseconds since the server started (monotonic):
+    /// what gaps between a client's retries are measured with.
+    #[serde(default)]
+    pub received_ms: u64,
     /// HTTP method.
     pub method: String,
     /// Path without query.
@@ -94,6 +98,9 @@ pub struct Stats {
     pub faults_injected: u64,
     /// Rejections per reason.
     pub rejections: BTreeMap<Reason, u64>,
+    /// Requests per route that have arrived and not been answered yet (a gauge, not a count).
+    #[serde(default)]
+    pub in_flight: BTreeMap<Route, u64>,
 }
 
 /// Request-scoped facts handlers add for the journal.
@@ -130,9 +137,35 @@ struct Inner {
 }
 
 /// The journal and its counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Journal {
     inner: Mutex<Inner>,
+    started: std::time::Instant,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+/// Counts a request to a route as in flight until dropped (also when the connection is
+/// killed and the handler future with it).
+pub(crate) struct InFlight<'a> {
+    journal: &'a Journal,
+    route: Route,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.journal.lock();
+        if let Some(n) = inner.stats.in_flight.get_mut(&self.route) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 impl Journal {
@@ -145,6 +178,20 @@ impl Journal {
         let mut inner = self.lock();
         inner.next_seq += 1;
         inner.next_seq
+    }
+
+    /// Milliseconds since the server started (real, monotonic time).
+    pub(crate) fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Marks a request to `route` as in flight until the guard is dropped.
+    pub(crate) fn in_flight(&self, route: Route) -> InFlight<'_> {
+        *self.lock().stats.in_flight.entry(route).or_default() += 1;
+        InFlight {
+            journal: self,
+            route,
+        }
     }
 
     pub(crate) fn record(&self, entry: JournalEntry, session_created: bool, fault: bool) {
@@ -193,6 +240,10 @@ impl Journal {
     pub(crate) fn clear(&self) {
         let mut inner = self.lock();
         inner.entries.clear();
-        inner.stats = Stats::default();
+        let in_flight = std::mem::take(&mut inner.stats.in_flight);
+        inner.stats = Stats {
+            in_flight,
+            ..Stats::default()
+        };
     }
 }

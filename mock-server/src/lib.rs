@@ -32,6 +32,7 @@ mod extract;
 mod faults;
 mod jose;
 mod journal;
+mod keyring;
 mod middleware;
 mod nonce;
 pub mod proof;

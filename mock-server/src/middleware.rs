@@ -46,7 +46,9 @@ pub(crate) async fn observe(
     }
     let seq = state.journal.next_seq();
     let at = state.now();
+    let received_ms = state.journal.elapsed_ms();
     let route = Route::from_path(&path);
+    let _in_flight = route.map(|r| state.journal.in_flight(r));
     let method = req.method().to_string();
     let trace = Trace::default();
     req.extensions_mut().insert(trace.clone());
@@ -73,14 +75,18 @@ pub(crate) async fn observe(
             status,
             code,
             message,
+            retry_after,
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let message =
                 message.unwrap_or_else(|| "error injected by the mock's fault API".into());
-            (
-                Some(ApiError::injected(status, code, message).into_response()),
-                None,
-            )
+            let mut response = ApiError::injected(status, code, message).into_response();
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            (Some(response), None)
         }
         Some(FaultAction::Reset) => (
             None,
@@ -103,6 +109,7 @@ pub(crate) async fn observe(
     let entry = JournalEntry {
         seq,
         at,
+        received_ms,
         method,
         path,
         route,

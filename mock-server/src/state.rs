@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::{Policy, SeedUser, ServerConfig};
 use crate::faults::Faults;
 use crate::journal::Journal;
+use crate::keyring::KeyRing;
 use crate::nonce::NonceSource;
 use crate::replay::ReplayCache;
 use crate::store::Store;
@@ -24,7 +25,7 @@ pub(crate) struct Shared {
     initial_policy: Policy,
     policy: RwLock<Policy>,
     pub(crate) clock: Clock,
-    pub(crate) key: SigningKey,
+    pub(crate) key: KeyRing,
     store: Mutex<Store>,
     pub(crate) replay: ReplayCache,
     pub(crate) nonces: NonceSource,
@@ -62,7 +63,7 @@ impl AppState {
             initial_policy: config.policy.clone(),
             policy: RwLock::new(config.policy.clone()),
             clock: Clock::new(frozen_clock),
-            key,
+            key: KeyRing::new(key),
             store: Mutex::new(Store::default()),
             replay: ReplayCache::new(),
             nonces: NonceSource::new(),

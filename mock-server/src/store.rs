@@ -27,9 +27,11 @@ pub struct UserView {
     pub blocked: bool,
 }
 
-/// Device type of a session (spec §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Device type of a session (spec §5). Prelude documents four values; [`DeviceType::Other`]
+/// lets the control API create sessions with any other value, so a test can check that an
+/// SDK folds types it does not know to `unknown` instead of failing.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DeviceType {
     /// Desktop browser or app.
     Desktop,
@@ -39,6 +41,46 @@ pub enum DeviceType {
     Tablet,
     /// Not recognisable.
     Unknown,
+    /// Any other value, sent as it is.
+    Other(String),
+}
+
+impl DeviceType {
+    /// The wire value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Desktop => "desktop",
+            Self::Mobile => "mobile",
+            Self::Tablet => "tablet",
+            Self::Unknown => "unknown",
+            Self::Other(other) => other,
+        }
+    }
+}
+
+impl From<&str> for DeviceType {
+    fn from(value: &str) -> Self {
+        match value {
+            "desktop" => Self::Desktop,
+            "mobile" => Self::Mobile,
+            "tablet" => Self::Tablet,
+            "unknown" => Self::Unknown,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+impl Serialize for DeviceType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(Self::from(text.as_str()))
+    }
 }
 
 /// Device details guessed from the login request's user agent.
@@ -178,7 +220,7 @@ impl Session {
         SessionView {
             id: self.id.clone(),
             device_model: self.device.model.clone(),
-            device_type: self.device.kind,
+            device_type: self.device.kind.clone(),
             os_version: self.device.os_version.clone(),
             country_code: "US".into(),
             created_at: iso8601(self.created_at),
@@ -744,7 +786,7 @@ mod tests {
     fn device_data_is_guessed_from_the_sdk_user_agents() {
         let ios = Device::from_user_agent("Prelude/0.3.0 (Apple; iOS 17.4)");
         assert_eq!(
-            (ios.kind, ios.os_version.as_str()),
+            (ios.kind.clone(), ios.os_version.as_str()),
             (DeviceType::Mobile, "17.4")
         );
         let web = Device::from_user_agent("Prelude/0.6.0 Core/0.1.9 (Web)");

@@ -29,6 +29,16 @@ pub(crate) struct AccessClaims {
     pub(crate) jti: String,
     pub(crate) sid: String,
     pub(crate) scope: String,
+    /// Confirmation: the DPoP key the token is bound to, when binding is on (RFC 9449 §6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a DPoP-bound access token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Confirmation {
+    /// RFC 7638 thumbprint of the session's DPoP key.
+    pub(crate) jkt: String,
 }
 
 /// Claims of a login challenge token (spec §2.8), a `session-start` grant.
@@ -145,12 +155,17 @@ impl SigningKey {
         serde_json::from_slice(&jws.payload).ok()
     }
 
-    /// The JWK Set served at `/.well-known/jwks.json`.
-    pub(crate) fn jwks(&self) -> serde_json::Value {
-        json!({"keys": [{
+    /// The public key as a JWK Set member.
+    pub(crate) fn jwk_value(&self) -> serde_json::Value {
+        json!({
             "kty": self.jwk.kty, "crv": self.jwk.crv, "x": self.jwk.x, "y": self.jwk.y,
             "kid": self.kid, "use": "sig", "alg": "ES256",
-        }]})
+        })
+    }
+
+    /// The key id (its JWK thumbprint).
+    pub(crate) fn kid(&self) -> &str {
+        &self.kid
     }
 }
 

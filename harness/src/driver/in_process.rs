@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use prelude_session::{
-    BrokenVariant, Error, FileStore, RetryPolicy, RevokeTarget, SessionClient, SessionState, Store,
+    BrokenVariant, Error, FileStore, RetryPolicy, RevokeTarget, SessionClient, SessionState,
+    StateEvents, Store, Unsubscribe,
 };
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -32,6 +33,15 @@ struct Instance {
     store: Arc<FileStore>,
     history: Arc<Mutex<Vec<String>>>,
     watcher: JoinHandle<()>,
+    subscriptions: Mutex<Vec<Subscription>>,
+}
+
+/// A state subscription and what it delivered. It is read until the client ends it, so a
+/// client that keeps delivering after `unsubscribe` is seen doing so.
+struct Subscription {
+    unsubscribe: Unsubscribe,
+    stream: StateEvents,
+    events: Vec<String>,
 }
 
 impl Drop for Instance {
@@ -95,7 +105,8 @@ impl InProcess {
                 max_attempts: 3,
                 base_delay: Duration::from_millis(config.retry_base_delay_ms.unwrap_or(200)),
                 max_delay: Duration::from_secs(1),
-            });
+            })
+            .proactive_refresh(true);
         if let Some(grace) = config.reuse_grace_seconds {
             builder = builder.server_reuse_grace(Duration::from_secs(grace));
         }
@@ -123,6 +134,7 @@ impl InProcess {
             store,
             history,
             watcher,
+            subscriptions: Mutex::new(Vec::new()),
         })
     }
 
@@ -284,11 +296,67 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
             client.dispose();
             Ok(json!({}))
         }
+        Op::OtpStart { identifier } => client
+            .start_otp_login(&identifier)
+            .await
+            .map(|()| json!({}))
+            .map_err(sdk_error),
+        Op::OtpCheck { code } => client
+            .check_otp(&code)
+            .await
+            .map(|u| user_json(&u))
+            .map_err(sdk_error),
+        Op::OtpRetry => client
+            .retry_otp()
+            .await
+            .map(|()| json!({}))
+            .map_err(sdk_error),
+        Op::Subscribe => {
+            let stream = client.subscribe();
+            let unsubscribe = stream.unsubscriber();
+            let mut subscriptions = instance
+                .subscriptions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            subscriptions.push(Subscription {
+                unsubscribe,
+                stream,
+                events: Vec::new(),
+            });
+            Ok(json!({ "subscription": subscriptions.len() - 1 }))
+        }
+        Op::Unsubscribe { subscription } => with_subscription(instance, subscription, |s| {
+            s.unsubscribe.unsubscribe();
+            json!({})
+        }),
+        Op::Events { subscription } => with_subscription(instance, subscription, |s| {
+            // Transitions are published synchronously, so everything up to now is queued.
+            while let Some(state) = s.stream.try_next() {
+                s.events.push(state_name(&state));
+            }
+            json!({ "events": s.events })
+        }),
         Op::Hello | Op::Reset | Op::Configure(_) | Op::Restart => Err(SdkError::new(
             ErrorKind::Protocol,
             "handled by the driver, not an instance",
         )),
     }
+}
+
+fn with_subscription(
+    instance: &Instance,
+    id: u64,
+    f: impl FnOnce(&mut Subscription) -> Value,
+) -> Result<Value, SdkError> {
+    let mut subscriptions = instance
+        .subscriptions
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    usize::try_from(id)
+        .ok()
+        .and_then(|i| subscriptions.get_mut(i))
+        .map(f)
+        .ok_or_else(|| SdkError::new(ErrorKind::InvalidArgument, format!("no subscription {id}")))
 }
 
 fn user_json(user: &prelude_session::User) -> Value {
@@ -306,6 +374,7 @@ fn state_name(state: &SessionState) -> String {
         SessionState::LoggedIn => "logged_in",
         SessionState::Expired => "expired",
         SessionState::Terminated { .. } => "terminated",
+        SessionState::Establishing => "establishing",
         _ => "other",
     }
     .to_owned()

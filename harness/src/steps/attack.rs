@@ -11,6 +11,49 @@ use crate::raw::{self, RawAnswer, RawSession};
 use crate::world::World;
 
 pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
+    if pattern!(r"the session's access token is noted").is_match(text) {
+        return Some(session(w).map(|s| s.access_token.clone()).map(|token| {
+            w.noted.insert("raw/access_token".into(), token);
+        }));
+    }
+    if let Some(c) = pattern!(r"the (?P<which>noted|current) access token (?P<what>verifies against the JWKS|is accepted by the server|is refused by the server)").captures(text) {
+        return Some(async {
+            let token = match &c["which"] {
+                "noted" => w.noted.get("raw/access_token").cloned().ok_or_else(|| StepError::failed("no access token was noted"))?,
+                _ => session(w)?.access_token.clone(),
+            };
+            if c["what"].starts_with("verifies") {
+                return raw::verify_with_jwks(&w.http, &w.base_url, &token).await.map_err(StepError::Failed);
+            }
+            let status = w.http.get(format!("{}/me/list", w.api_url())).bearer_auth(&token).send().await
+                .map_err(|e| StepError::failed(format!("cannot reach the server: {e}")))?.status().as_u16();
+            let accepted = c["what"].contains("accepted");
+            ensure((status == 200) == accepted, || format!("the server answered {status}"))
+        }.await);
+    }
+    if let Some(c) = pattern!(r"the JWKS publishes (?P<n>\d+) keys?").captures(text) {
+        return Some(
+            async {
+                let jwks: serde_json::Value = w
+                    .http
+                    .get(format!(
+                        "{}/.well-known/jwks.json",
+                        w.base_url.trim_end_matches('/')
+                    ))
+                    .send()
+                    .await
+                    .map_err(|e| StepError::failed(format!("cannot fetch the JWKS: {e}")))?
+                    .json()
+                    .await
+                    .map_err(|e| StepError::failed(format!("the JWKS is not JSON: {e}")))?;
+                let n = jwks["keys"].as_array().map_or(0, Vec::len);
+                ensure(n == number::<usize>(&c, "n"), || {
+                    format!("the JWKS publishes {n} keys")
+                })
+            }
+            .await,
+        );
+    }
     if pattern!(r"a session logged in over raw HTTP").is_match(text) {
         return Some(
             async {

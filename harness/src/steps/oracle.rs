@@ -10,16 +10,157 @@ use super::{StepError, StepResult, ensure, number, pattern};
 use crate::world::World;
 
 pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
-    if let Some(c) = pattern!(r"the server received (?:exactly (?P<n>\d+)|no|between (?P<lo>\d+) and (?P<hi>\d+)) (?P<route>[a-z -]+?) requests?").captures(text) {
+    if let Some(c) = pattern!(
+        r"the server received (?:exactly (?P<n>\d+)|no) OTP (?P<what>start|check|retry) requests?"
+    )
+    .captures(text)
+    {
+        return Some(
+            async {
+                // Either generation of Prelude's OTP routes counts.
+                let routes = match &c["what"] {
+                    "start" => [Route::Otp, Route::LoginOtp],
+                    "check" => [Route::OtpCheck, Route::LoginOtpCheck],
+                    _ => [Route::OtpRetry, Route::LoginOtpRetry],
+                };
+                let seen = w
+                    .journal(None)
+                    .await?
+                    .iter()
+                    .filter(|e| e.route.is_some_and(|r| routes.contains(&r)))
+                    .count();
+                let want: usize = number(&c, "n");
+                ensure(seen == want, || {
+                    format!(
+                        "the server received {seen} OTP {} requests, expected {want}",
+                        &c["what"]
+                    )
+                })
+            }
+            .await,
+        );
+    }
+    if pattern!(r"every DPoP proof the client sent had an htu without query or fragment")
+        .is_match(text)
+    {
+        return Some(async {
+            let entries = w.whole_journal(None).await?;
+            entries.iter().filter_map(|e| Some((e, e.dpop.as_ref()?.htu.as_ref()?))).try_for_each(|(e, htu)| {
+                let path = htu.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or_default();
+                ensure(!htu.contains(['?', '#']) && path == e.path, || format!("request #{} to {} carried a proof with htu {htu:?}: RFC 9449 §4.2 wants the URL without query and fragment", e.seq, e.path))
+            })
+        }.await);
+    }
+    if let Some(c) =
+        pattern!(r"the accepted (?P<route>refresh|logout|finalize) carried the server's nonce")
+            .captures(text)
+    {
+        return Some(
+            async {
+                let entries = w.journal(Some(route(&c["route"])?)).await?;
+                let accepted = entries
+                    .iter()
+                    .rfind(|e| e.verdict == Verdict::Accepted)
+                    .ok_or_else(|| {
+                        StepError::failed(format!("the server accepted no {} request", &c["route"]))
+                    })?;
+                ensure(
+                    accepted.dpop.as_ref().is_some_and(|d| d.nonce.is_some()),
+                    || format!("the accepted request #{} carried no nonce", accepted.seq),
+                )
+            }
+            .await,
+        );
+    }
+    if let Some(c) = pattern!(r"every nonce challenge on (?P<route>refresh|logout|finalize) was retried at most once, with a fresh jti").captures(text) {
+        return Some(async {
+            let entries = w.journal(Some(route(&c["route"])?)).await?;
+            let challenged = entries.iter().filter(|e| e.code.as_deref() == Some("use_dpop_nonce")).count();
+            ensure(challenged <= 1, || format!("{challenged} {} requests were challenged for a nonce: the client did not learn it", &c["route"]))?;
+            let mut jtis = HashSet::new();
+            ensure(entries.iter().filter_map(|e| e.dpop.as_ref()?.jti.as_ref()).all(|j| jtis.insert(j)), || "a retry reused the challenged proof's jti".to_owned())
+        }.await);
+    }
+    if pattern!(r"the refresh retries waited longer each time").is_match(text) {
+        return Some(
+            async {
+                let gaps = gaps(w, Route::Refresh).await?;
+                ensure(gaps.len() >= 2, || {
+                    format!("expected at least 2 retries, saw {} gaps", gaps.len())
+                })?;
+                ensure(gaps.iter().all(|g| *g >= MIN_RETRY_GAP_MS), || {
+                    format!("a retry came back to back (gaps {gaps:?} ms): no backoff")
+                })?;
+                ensure(gaps.windows(2).all(|p| p[1] > p[0]), || {
+                    format!("the gaps between retries did not grow: {gaps:?} ms")
+                })
+            }
+            .await,
+        );
+    }
+    if let Some(c) = pattern!(
+        r"no refresh retry came sooner than (?P<s>\d+) seconds? after the previous request"
+    )
+    .captures(text)
+    {
+        return Some(
+            async {
+                let gaps = gaps(w, Route::Refresh).await?;
+                // Retry-After has one-second resolution and the journal's clock reads milliseconds.
+                let floor = number::<u64>(&c, "s") * 1000 - 50;
+                ensure(gaps.iter().all(|g| *g >= floor), || {
+                    format!("a retry came after {gaps:?} ms, before Retry-After elapsed")
+                })
+            }
+            .await,
+        );
+    }
+    if pattern!(r"the refresh came before the first access token expired").is_match(text) {
+        return Some(
+            async {
+                let ttl = w.access_ttl.ok_or_else(|| {
+                    StepError::failed("the scenario set no access-token lifetime")
+                })?;
+                let login = w
+                    .whole_journal(Some(Route::LoginFinalize))
+                    .await?
+                    .into_iter()
+                    .rfind(|e| e.verdict == Verdict::Accepted)
+                    .ok_or_else(|| StepError::failed("no accepted login"))?;
+                let refresh = w
+                    .journal(Some(Route::Refresh))
+                    .await?
+                    .into_iter()
+                    .find(|e| e.verdict == Verdict::Accepted)
+                    .ok_or_else(|| StepError::failed("the server accepted no refresh"))?;
+                ensure(refresh.at < login.at + ttl, || {
+                    format!(
+                        "the refresh came {} s after login, the token lived {ttl} s",
+                        refresh.at - login.at
+                    )
+                })
+            }
+            .await,
+        );
+    }
+    if pattern!(r"the access token the client returned is accepted by the server").is_match(text) {
+        return Some(async {
+            let token = w.last_of(crate::world::MAIN)?.as_ref().map_err(|e| StepError::failed(format!("the call failed: {e}")))?["access_token"].as_str().unwrap_or_default().to_owned();
+            let status = w.http.get(format!("{}/me/list", w.api_url())).bearer_auth(&token).send().await.map_err(|e| StepError::failed(format!("cannot reach the server: {e}")))?.status();
+            ensure(status.is_success(), || format!("the server answered {status} to the access token the client returned: it had expired"))
+        }.await);
+    }
+    if let Some(c) = pattern!(r"the server (?P<verb>received|accepted) (?:exactly (?P<n>\d+)|no|between (?P<lo>\d+) and (?P<hi>\d+)) (?P<route>[a-z -]+?) requests?").captures(text) {
         return Some(async {
             let route = route(&c["route"])?;
-            let seen = w.journal(Some(route)).await?.len();
+            let accepted_only = &c["verb"] == "accepted";
+            let seen = w.journal(Some(route)).await?.iter().filter(|e| !accepted_only || e.verdict == Verdict::Accepted).count();
             let (lo, hi) = match (c.name("n"), c.name("lo")) {
                 (Some(_), _) => (number(&c, "n"), number(&c, "n")),
                 (None, Some(_)) => (number(&c, "lo"), number(&c, "hi")),
                 (None, None) => (0, 0),
             };
-            ensure((lo..=hi).contains(&seen), || format!("the server received {seen} {} requests, expected {}", &c["route"], if lo == hi { lo.to_string() } else { format!("{lo} to {hi}") }))
+            ensure((lo..=hi).contains(&seen), || format!("the server {} {seen} {} requests, expected {}", &c["verb"], &c["route"], if lo == hi { lo.to_string() } else { format!("{lo} to {hi}") }))
         }.await);
     }
     if pattern!(r"the server received no requests(?: at all)?").is_match(text) {
@@ -40,11 +181,15 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     if let Some(c) = pattern!(r"the server created exactly (?P<n>\d+) sessions?").captures(text) {
         return Some(
             async {
+                // Sessions start at finalize, or at the legacy OTP check.
                 let created = w
-                    .journal(Some(Route::LoginFinalize))
+                    .journal(None)
                     .await?
                     .iter()
-                    .filter(|e| e.verdict == Verdict::Accepted)
+                    .filter(|e| {
+                        e.verdict == Verdict::Accepted
+                            && matches!(e.route, Some(Route::LoginFinalize | Route::LoginOtpCheck))
+                    })
                     .count();
                 ensure(created == number::<usize>(&c, "n"), || {
                     format!("the server created {created} sessions")
@@ -230,6 +375,38 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     None
 }
 
+/// The smallest gap between retries that still counts as waiting.
+const MIN_RETRY_GAP_MS: u64 = 10;
+
+/// Milliseconds between consecutive requests to `route` since the mark (real time).
+async fn gaps(w: &World, route: Route) -> Result<Vec<u64>, StepError> {
+    let entries = w.journal(Some(route)).await?;
+    Ok(entries
+        .windows(2)
+        .map(|p| p[1].received_ms.saturating_sub(p[0].received_ms))
+        .collect())
+}
+
+/// Waits (up to 10 s) until the server holds a refresh request it has not answered yet.
+pub(crate) async fn refresh_in_flight(w: &World) -> StepResult {
+    for _ in 0..1000 {
+        if stats(w)
+            .await?
+            .in_flight
+            .get(&Route::Refresh)
+            .copied()
+            .unwrap_or(0)
+            > 0
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Err(StepError::failed(
+        "no refresh reached the server within 10 s",
+    ))
+}
+
 async fn stats(w: &World) -> Result<prelude_mock_server::Stats, StepError> {
     w.control
         .stats()
@@ -257,5 +434,6 @@ fn is_proof_defect(reason: Reason) -> bool {
             | IatInFuture
             | ReplayedProof
             | KeyMismatch
+            | AccessTokenHashMismatch
     )
 }

@@ -15,8 +15,81 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     if pattern!("a registered user").is_match(text) {
         return Some(register(w).await);
     }
-    if pattern!(r"the server (?:requires|starts requiring) DPoP nonces").is_match(text) {
-        return Some(policy(w, |p| p.nonce_mode = NonceMode::Required).await);
+    if let Some(c) =
+        pattern!(r"the server (?:requires|starts requiring) (?P<rotating>rotating )?DPoP nonces")
+            .captures(text)
+    {
+        let mode = if c.name("rotating").is_some() {
+            NonceMode::Rotating
+        } else {
+            NonceMode::Required
+        };
+        return Some(policy(w, |p| p.nonce_mode = mode).await);
+    }
+    if pattern!(r"the server binds access tokens to the session's DPoP key").is_match(text) {
+        return Some(policy(w, |p| p.bind_access_tokens = true).await);
+    }
+    if let Some(c) =
+        pattern!(r"the server issues access tokens that live (?P<n>\d+) seconds").captures(text)
+    {
+        let ttl: i64 = number(&c, "n");
+        w.access_ttl = Some(ttl);
+        return Some(policy(w, |p| p.access_token_ttl_seconds = ttl).await);
+    }
+    if let Some(c) = pattern!(
+        r"the server's clock (?:jumps|is) (?P<n>\d+) minutes (?P<way>ahead|behind)(?: the client's)?"
+    )
+    .captures(text)
+    {
+        let minutes: i64 = number(&c, "n");
+        let seconds = if &c["way"] == "ahead" { minutes * 60 } else { -minutes * 60 };
+        return Some(
+            w.control
+                .advance_clock(seconds)
+                .await
+                .map(drop)
+                .map_err(|e| StepError::failed(format!("cannot move the server clock: {e}"))),
+        );
+    }
+    if let Some(c) = pattern!(
+        r#"another device of the same user has a session with device type "(?P<kind>[^"]+)""#
+    )
+    .captures(text)
+    {
+        return Some(
+            async {
+                let user_id = w.user()?.id.clone();
+                let sid = w
+                    .control
+                    .create_device_session(&user_id, Some(&c["kind"]), None)
+                    .await
+                    .map_err(|e| StepError::failed(format!("control API: {e}")))?;
+                w.noted.insert(format!("device/{}", &c["kind"]), sid);
+                Ok(())
+            }
+            .await,
+        );
+    }
+    if let Some(c) =
+        pattern!(r"the server rotates its signing key, keeping the old one for (?P<n>\d+) seconds")
+            .captures(text)
+    {
+        return Some(
+            w.control
+                .rotate_signing_key(number(&c, "n"))
+                .await
+                .map(drop)
+                .map_err(|e| StepError::failed(format!("cannot rotate the signing key: {e}"))),
+        );
+    }
+    if let Some(c) = pattern!(r"(?P<n>\d+) seconds pass on the server's clock").captures(text) {
+        return Some(
+            w.control
+                .advance_clock(number(&c, "n"))
+                .await
+                .map(drop)
+                .map_err(|e| StepError::failed(format!("cannot move the server clock: {e}"))),
+        );
     }
     if let Some(c) =
         pattern!(r"the server has a refresh token reuse grace window of (?P<n>\d+) seconds")
@@ -28,12 +101,19 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         return Some(policy(w, |p| p.reuse_grace_seconds = grace).await);
     }
     if let Some(c) = pattern!(
-        r#"the next (?:(?P<n>\d+) )?(?P<route>[a-z -]+?) requests? fails? with status (?P<status>\d+) "(?P<code>[a-z_]+)""#
+        r#"the next (?:(?P<n>\d+) )?(?P<route>[a-z -]+?) requests? fails? with status (?P<status>\d+) "(?P<code>[a-z_]+)"(?: and Retry-After (?P<after>\d+))?"#
     )
     .captures(text)
     {
         let times = number::<u32>(&c, "n").max(1);
-        let action = FaultAction::error(number(&c, "status"), &c["code"]);
+        let action = match c.name("after") {
+            Some(_) => FaultAction::error_with_retry_after(
+                number(&c, "status"),
+                &c["code"],
+                number(&c, "after"),
+            ),
+            None => FaultAction::error(number(&c, "status"), &c["code"]),
+        };
         return Some(fault(w, &c["route"], action, times).await);
     }
     if let Some(c) = pattern!(r"the next (?P<route>[a-z -]+?) is committed but its answer is lost")

@@ -17,6 +17,7 @@ use crate::extract::Body;
 use crate::faults::Fault;
 use crate::route::Route;
 use crate::state::AppState;
+use crate::store::{Device, DeviceType};
 use crate::{Reason, middleware};
 
 pub(super) fn router(state: AppState) -> Router<AppState> {
@@ -34,11 +35,12 @@ pub(super) fn router(state: AppState) -> Router<AppState> {
             "/__mock/faults",
             get(faults).post(add_fault).delete(clear_faults),
         )
-        .route("/__mock/sessions", get(sessions))
+        .route("/__mock/sessions", get(sessions).post(create_session))
         .route("/__mock/sessions/{id}/expire-access", post(expire_access))
         .route("/__mock/sessions/{id}/revoke", post(revoke_session))
         .route("/__mock/journal", get(journal).delete(clear_journal))
         .route("/__mock/stats", get(stats))
+        .route("/__mock/signing-keys/rotate", post(rotate_signing_key))
         .route("/__mock/reset", post(reset))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
@@ -221,6 +223,82 @@ async fn clear_faults(State(state): State<AppState>) -> StatusCode {
 
 async fn sessions(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"sessions": state.store().sessions()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDeviceSession {
+    user_id: String,
+    /// Guessed from it like a login's `User-Agent` when the fields below are absent.
+    #[serde(default)]
+    user_agent: Option<String>,
+    /// Any string: values Prelude does not document test how SDKs fold unknown types.
+    #[serde(default)]
+    device_type: Option<String>,
+    #[serde(default)]
+    device_model: Option<String>,
+    #[serde(default)]
+    os_version: Option<String>,
+}
+
+/// Creates a session for another device of a user, as if it had logged in elsewhere (its DPoP
+/// key is a random thumbprint no client holds).
+async fn create_session(
+    State(state): State<AppState>,
+    body: Body<NewDeviceSession>,
+) -> Result<Response, ApiError> {
+    let request = body.required()?;
+    let mut device = Device::from_user_agent(request.user_agent.as_deref().unwrap_or_default());
+    if let Some(kind) = request.device_type {
+        device.kind = DeviceType::from(kind.as_str());
+    }
+    if let Some(model) = request.device_model {
+        device.model = model;
+    }
+    if let Some(version) = request.os_version {
+        device.os_version = version;
+    }
+    let now = state.now();
+    let ttl = state.policy().refresh_token_ttl_seconds;
+    let jkt = crate::jose::random_token(32);
+    let created = state
+        .store()
+        .create_session(&request.user_id, &jkt, device, now, ttl)
+        .map_err(|_| not_found("active user"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"session_id": created.session_id, "user_id": created.user_id})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rotate {
+    /// How long the retired key stays published and verifying (virtual seconds).
+    #[serde(default = "default_overlap")]
+    overlap_seconds: i64,
+}
+
+fn default_overlap() -> i64 {
+    3600
+}
+
+/// Makes a fresh access-token signing key current; the old one stays in the JWKS and keeps
+/// verifying for the overlap.
+async fn rotate_signing_key(
+    State(state): State<AppState>,
+    body: Body<Rotate>,
+) -> Result<Json<Value>, ApiError> {
+    let overlap = body.0.map_or_else(default_overlap, |r| r.overlap_seconds);
+    if overlap < 0 {
+        return Err(invalid("overlap_seconds must not be negative"));
+    }
+    let kid = state
+        .key
+        .rotate(state.now(), overlap)
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok(Json(json!({"kid": kid, "overlap_seconds": overlap})))
 }
 
 async fn expire_access(

@@ -117,11 +117,13 @@ pub(crate) async fn finalize(
         uri: &uri,
         headers: &headers,
     };
-    let jkt = check_proof(&state, &line, &trace, &policy, true)?.unwrap_or_default();
+    let jkt = check_proof(&state, &line, &trace, &policy, true)?
+        .map(|p| p.jkt)
+        .unwrap_or_default();
     let invalid = || ApiError::new(Reason::InvalidChallenge, "the challenge token is not valid");
     let claims: ChallengeClaims = state
         .key
-        .verify(&body.challenge_token)
+        .verify(&body.challenge_token, state.now())
         .ok_or_else(invalid)?;
     if claims.grant_mode != "session-start" || claims.iss != state.issuer {
         return Err(invalid());
@@ -314,7 +316,9 @@ pub(crate) async fn legacy_check(
         uri: &uri,
         headers: &headers,
     };
-    let jkt = check_proof(&state, &line, &trace, &policy, true)?.unwrap_or_default();
+    let jkt = check_proof(&state, &line, &trace, &policy, true)?
+        .map(|p| p.jkt)
+        .unwrap_or_default();
     let id = check_code(&state, &headers, &body.code, VerificationKind::Legacy)?;
     let (user_id, _) = state
         .store()

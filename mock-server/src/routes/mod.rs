@@ -88,15 +88,23 @@ impl RequestLine<'_> {
     }
 }
 
+/// A proof that passed verification.
+pub(crate) struct VerifiedProof {
+    /// RFC 7638 thumbprint of its key.
+    pub(crate) jkt: String,
+    /// Its `ath` claim.
+    pub(crate) ath: Option<String>,
+}
+
 /// Verifies the request's DPoP proof, if any, recording its claims in the trace.
-/// Returns the key thumbprint, `None` when no proof was sent and none is required.
+/// `None` when no proof was sent and none is required.
 pub(crate) fn check_proof(
     state: &AppState,
     line: &RequestLine<'_>,
     trace: &Trace,
     policy: &Policy,
     required: bool,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<VerifiedProof>, ApiError> {
     let proof = match dpop::presented(line.headers).map_err(|r| proof_error(r, None))? {
         Presented::None if required => {
             return Err(ApiError::new(
@@ -127,7 +135,10 @@ pub(crate) fn check_proof(
     verifier
         .verify(&parsed, &expected)
         .map_err(|r| proof_error(r, Some(&expected)))?;
-    Ok(Some(parsed.jkt))
+    Ok(Some(VerifiedProof {
+        ath: parsed.ath().map(str::to_owned),
+        jkt: parsed.jkt,
+    }))
 }
 
 fn proof_error(reason: Reason, expected: Option<&Expected<'_>>) -> ApiError {
@@ -153,6 +164,9 @@ fn proof_error(reason: Reason, expected: Option<&Expected<'_>>) -> ApiError {
         Reason::ReplayedProof => "DPoP proof jti was already used".to_owned(),
         Reason::NonceMissing => "DPoP proof must carry the server's nonce".to_owned(),
         Reason::NonceStale => "DPoP proof nonce is not current".to_owned(),
+        Reason::AccessTokenHashMismatch => {
+            "DPoP proof ath does not match the access token".to_owned()
+        }
         _ => "invalid DPoP proof".to_owned(),
     };
     ApiError::new(reason, message)
@@ -186,26 +200,29 @@ pub(crate) struct Caller {
     pub(crate) sid: String,
 }
 
-/// Checks `Authorization: Bearer` (and an optional DPoP proof bound to the session's key).
+/// Checks the access token (`Authorization: Bearer`, or `DPoP` for bound tokens) and the
+/// optional DPoP proof. A DPoP-bound token (RFC 9449 §7) needs the `DPoP` scheme and a proof
+/// by the bound key whose `ath` is the token's hash; an unbound token may come with a proof,
+/// which must then be valid and signed by the session's key.
 pub(crate) fn authenticate(
     state: &AppState,
     line: &RequestLine<'_>,
     trace: &Trace,
 ) -> Result<Caller, ApiError> {
-    let token = line
+    let (scheme, token) = line
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| {
-            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")
+        .map(|(scheme, token)| (scheme, token.trim()))
+        .filter(|(scheme, token)| {
+            !token.is_empty()
+                && (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop"))
         })
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty())
         .ok_or_else(|| ApiError::new(Reason::MissingBearer, "an access token is required"))?;
     let claims: AccessClaims = state
         .key
-        .verify(token)
+        .verify(token, state.now())
         .filter(|c: &AccessClaims| c.iss == state.issuer && c.aud == state.app_id)
         .ok_or_else(|| {
             ApiError::new(Reason::InvalidAccessToken, "the access token is not valid")
@@ -224,8 +241,24 @@ pub(crate) fn authenticate(
             "the access token is not valid yet",
         ));
     }
+    let bound = claims.cnf.as_ref().map(|c| c.jkt.as_str());
+    if bound.is_some() && !scheme.eq_ignore_ascii_case("dpop") {
+        return Err(ApiError::new(
+            Reason::BoundTokenAsBearer,
+            "this access token is DPoP-bound: send it with the DPoP scheme and a proof",
+        ));
+    }
     let policy = state.policy();
-    let jkt = check_proof(state, line, trace, &policy, false)?;
+    let proof = check_proof(state, line, trace, &policy, bound.is_some())?;
+    if bound.is_some() {
+        let expected = token_hash(token);
+        if proof.as_ref().and_then(|p| p.ath.as_deref()) != Some(expected.as_str()) {
+            return Err(ApiError::new(
+                Reason::AccessTokenHashMismatch,
+                "DPoP proof ath must be the base64url SHA-256 of the access token",
+            ));
+        }
+    }
     let mut store = state.store();
     let user_id = store
         .check_access(&claims.sid, claims.iat, &claims.jti, now)
@@ -237,18 +270,24 @@ pub(crate) fn authenticate(
             };
             ApiError::new(reason, message)
         })?;
-    if let Some(jkt) = jkt
-        && store.session_jkt(&claims.sid) != Some(jkt.as_str())
-    {
-        return Err(ApiError::new(
-            Reason::KeyMismatch,
-            "DPoP key is not the session's key",
-        ));
+    if let Some(proof) = proof {
+        let pinned = bound.or_else(|| store.session_jkt(&claims.sid));
+        if pinned != Some(proof.jkt.as_str()) {
+            return Err(ApiError::new(
+                Reason::KeyMismatch,
+                "DPoP key is not the session's key",
+            ));
+        }
     }
     Ok(Caller {
         user_id,
         sid: claims.sid,
     })
+}
+
+/// `ath`: base64url SHA-256 of an access token (RFC 9449 §4.2).
+fn token_hash(token: &str) -> String {
+    jose::b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref())
 }
 
 /// Mints an access token for a session.
@@ -260,7 +299,7 @@ pub(crate) fn access_token(
     policy: &Policy,
 ) -> (String, i64) {
     let exp = now.saturating_add(policy.access_token_ttl_seconds);
-    let claims = AccessClaims {
+    let mut claims = AccessClaims {
         iss: state.issuer.clone(),
         sub: user_id.to_owned(),
         aud: state.app_id.clone(),
@@ -270,8 +309,18 @@ pub(crate) fn access_token(
         jti: jose::random_token(16),
         sid: sid.to_owned(),
         scope: "openid".into(),
+        cnf: None,
     };
-    state.store().note_access_issued(sid, &claims.jti, now);
+    let mut store = state.store();
+    if policy.bind_access_tokens {
+        claims.cnf = store
+            .session_jkt(sid)
+            .map(|jkt| crate::tokens::Confirmation {
+                jkt: jkt.to_owned(),
+            });
+    }
+    store.note_access_issued(sid, &claims.jti, now);
+    drop(store);
     (state.key.sign(&claims), exp)
 }
 

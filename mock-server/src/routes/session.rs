@@ -29,7 +29,9 @@ fn spend(
     op: Spend,
 ) -> Result<crate::store::Spent, ApiError> {
     let policy = state.policy();
-    let jkt = check_proof(state, line, trace, &policy, true)?.unwrap_or_default();
+    let jkt = check_proof(state, line, trace, &policy, true)?
+        .map(|p| p.jkt)
+        .unwrap_or_default();
     let token = refresh_token(line.headers, &state.refresh_cookie()).ok_or_else(|| {
         ApiError::new(
             Reason::MissingRefreshToken,

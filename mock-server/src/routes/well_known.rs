@@ -6,5 +6,5 @@ use axum::extract::State;
 use crate::state::AppState;
 
 pub(crate) async fn jwks(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(state.key.jwks())
+    Json(state.key.jwks(state.now()))
 }

@@ -26,11 +26,34 @@ pub enum BrokenVariant {
     LogoutKeepsOnServerFailure,
     /// `revoke_sessions(Session(""))` is sent to the server instead of being refused.
     RevokeBlankSessionSent,
+    /// The server's `Date` is ignored: proofs carry the local `iat`, expiry is judged on the local
+    /// clock, and a proof refused for its `iat` is not re-signed.
+    IgnoresClockSkew,
+    /// A `use_dpop_nonce` challenge on an authorised call (`/me/*`) is not retried.
+    NoResourceNonceRetry,
+    /// A DPoP-bound access token is sent as `Bearer`, without a proof (the web SDK 0.6.0 way).
+    BoundTokenAsBearer,
+    /// Proofs for DPoP-bound access tokens have no `ath` claim.
+    ProofWithoutAth,
+    /// Proof `htu` keeps the request's query string.
+    HtuWithQuery,
+    /// A session list with a device type the client does not know fails as a bad answer.
+    StrictDeviceType,
+    /// Callers join a refresh only within 20 ms of its start; later ones send their own.
+    CoalescesOnlySimultaneous,
+    /// Transient failures are retried at once, without waiting.
+    NoBackoff,
+    /// A 429's `Retry-After` is ignored.
+    IgnoresRetryAfter,
+    /// `expires_at` is read as milliseconds: the cached access token never expires locally.
+    ExpiryInMilliseconds,
+    /// Dropping a state subscription does not unsubscribe it.
+    UnsubscribeIgnored,
 }
 
 impl BrokenVariant {
     /// Every variant, in a stable order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 18] = [
         Self::NoCoalescing,
         Self::NoWipeOnLogout,
         Self::NoWipeOnRevokeMine,
@@ -38,6 +61,17 @@ impl BrokenVariant {
         Self::RetryRespendsToken,
         Self::LogoutKeepsOnServerFailure,
         Self::RevokeBlankSessionSent,
+        Self::IgnoresClockSkew,
+        Self::NoResourceNonceRetry,
+        Self::BoundTokenAsBearer,
+        Self::ProofWithoutAth,
+        Self::HtuWithQuery,
+        Self::StrictDeviceType,
+        Self::CoalescesOnlySimultaneous,
+        Self::NoBackoff,
+        Self::IgnoresRetryAfter,
+        Self::ExpiryInMilliseconds,
+        Self::UnsubscribeIgnored,
     ];
 
     /// The kebab-case name used on command lines (`no-coalescing`, ...).
@@ -50,6 +84,17 @@ impl BrokenVariant {
             Self::RetryRespendsToken => "retry-respends-token",
             Self::LogoutKeepsOnServerFailure => "logout-keeps-on-server-failure",
             Self::RevokeBlankSessionSent => "revoke-blank-session-sent",
+            Self::IgnoresClockSkew => "ignores-clock-skew",
+            Self::NoResourceNonceRetry => "no-nonce-retry-on-resource",
+            Self::BoundTokenAsBearer => "bound-token-as-bearer",
+            Self::ProofWithoutAth => "proof-without-ath",
+            Self::HtuWithQuery => "htu-with-query",
+            Self::StrictDeviceType => "strict-device-type",
+            Self::CoalescesOnlySimultaneous => "coalesces-only-simultaneous",
+            Self::NoBackoff => "no-backoff",
+            Self::IgnoresRetryAfter => "ignores-retry-after",
+            Self::ExpiryInMilliseconds => "expiry-in-milliseconds",
+            Self::UnsubscribeIgnored => "unsubscribe-ignored",
         }
     }
 }

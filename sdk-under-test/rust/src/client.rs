@@ -24,7 +24,7 @@ use crate::dpop::{DpopSigner, SoftwareKey};
 use crate::error::{Error, ErrorKind, transport};
 use crate::http::{Answer, Dpop, Failure, RetryPolicy, exchange};
 use crate::sessions::{RevokeTarget, SessionPage, parse_page};
-use crate::state::SessionState;
+use crate::state::{Hub, SessionState, StateEvents};
 use crate::store::{MemoryStore, Store, StoredSession};
 use crate::user::{Profile, User, claims};
 
@@ -41,6 +41,7 @@ pub struct SessionClientBuilder {
     leeway: Duration,
     retry: RetryPolicy,
     reuse_grace: Option<Duration>,
+    proactive: bool,
     broken: Option<BrokenVariant>,
 }
 
@@ -90,6 +91,15 @@ impl SessionClientBuilder {
         self
     }
 
+    /// Refreshes on its own shortly before the access token expires (the refresh margin:
+    /// the leeway, at most a quarter of the token's lifetime), so callers rarely wait. The
+    /// proactive refresh is an ordinary refresh flight: callers arriving meanwhile join it.
+    /// Default off. Needs a tokio runtime.
+    pub fn proactive_refresh(mut self, on: bool) -> Self {
+        self.proactive = on;
+        self
+    }
+
     /// Switches on a deliberate defect, for proving that the conformance suite catches it.
     /// Without the `broken-variants` feature this has no effect.
     #[doc(hidden)]
@@ -118,7 +128,15 @@ impl SessionClientBuilder {
                 })?,
         };
         let stored = self.store.load()?;
-        let inner = Inner {
+        let hub = Arc::new(Hub::new(broken::is(
+            self.broken,
+            BrokenVariant::UnsubscribeIgnored,
+        )));
+        let inner = Arc::new_cyclic(|me| Inner {
+            me: me.clone(),
+            hub,
+            proactive: self.proactive,
+            proactive_task: Mutex::new(None),
             api: format!("{}/v1/session", self.base_url.trim_end_matches('/')),
             http,
             store: self.store,
@@ -133,14 +151,17 @@ impl SessionClientBuilder {
             logout_flight: Mutex::new(None),
             state: watch::Sender::new(SessionState::LoggedOut),
             disposed: AtomicBool::new(false),
-        };
+            refresh_started: Mutex::new(None),
+        });
         if let Some(session) = stored {
             inner.adopt(&mut inner.local(), session)?;
             inner.set_state(SessionState::LoggedIn);
+            let user = inner.local().user.clone();
+            if let Some(user) = user {
+                inner.schedule_proactive(&user);
+            }
         }
-        Ok(SessionClient {
-            inner: Arc::new(inner),
-        })
+        Ok(SessionClient { inner })
     }
 }
 
@@ -152,10 +173,21 @@ struct Local {
     signer: Option<Arc<dyn DpopSigner>>,
     /// Nonce seen before any session exists (first login).
     nonce: Option<String>,
+    /// Clock skew seen before any session exists (from the password login's `Date`).
+    skew: Option<i64>,
+    /// A pending OTP login: its `X-Verification-Token` and PKCE verifier (both secret).
+    otp: Option<PendingOtp>,
     epoch: u64,
 }
 
 struct Inner {
+    /// This very `Inner`, for tasks that must not keep the client alive.
+    me: std::sync::Weak<Inner>,
+    hub: Arc<Hub>,
+    proactive: bool,
+    proactive_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// When the current refresh flight started (for one broken variant).
+    refresh_started: Mutex<Option<Instant>>,
     api: String,
     http: reqwest::Client,
     store: Arc<dyn Store>,
@@ -170,6 +202,13 @@ struct Inner {
     logout_flight: Mutex<Option<Flight<()>>>,
     state: watch::Sender<SessionState>,
     disposed: AtomicBool,
+}
+
+/// An OTP login between `start_otp_login` and a successful `check_otp`.
+#[derive(Clone)]
+struct PendingOtp {
+    verification_token: String,
+    code_verifier: String,
 }
 
 /// A cheap snapshot of the session for display, without network.
@@ -233,7 +272,8 @@ struct TokenPair {
 }
 
 /// Validates a finalize/refresh answer; nothing is stored unless all of it is right.
-fn token_pair(answer: &Answer, now: i64) -> Result<TokenPair, Error> {
+/// `skew` (local minus server clock) turns the server's `expires_at` into local time.
+fn token_pair(answer: &Answer, now: i64, skew: i64, millis: bool) -> Result<TokenPair, Error> {
     let body: TokenPairBody = serde_json::from_slice(&answer.body)
         .map_err(|e| Error::bad_response(format!("token answer is not the expected JSON: {e}")))?;
     let refresh_token = answer
@@ -241,8 +281,12 @@ fn token_pair(answer: &Answer, now: i64) -> Result<TokenPair, Error> {
         .ok_or_else(|| Error::bad_response("token answer has no X-Refresh-Token"))?
         .to_owned();
     let profile = claims(&body.access_token)?;
-    let skew = answer.skew(now);
-    let expires_at = body.expires_at.saturating_add(skew);
+    let server_expiry = if millis {
+        body.expires_at.saturating_mul(1000)
+    } else {
+        body.expires_at
+    };
+    let expires_at = server_expiry.saturating_add(skew);
     if expires_at <= now {
         return Err(Error::bad_response(
             "token answer's expires_at is in the past",
@@ -267,16 +311,117 @@ impl Inner {
         broken::is(self.broken, variant)
     }
 
+    /// Proof settings for one exchange.
+    fn dpop(&self, signer: Arc<dyn DpopSigner>, nonce: Option<String>, skew: i64) -> Dpop {
+        let follow_date = !self.is_broken(BrokenVariant::IgnoresClockSkew);
+        Dpop {
+            signer,
+            nonce,
+            skew: if follow_date { skew } else { 0 },
+            nonce_retry: !self.is_broken(BrokenVariant::NoNonceRetry),
+            follow_date,
+        }
+    }
+
+    /// A validated token pair, its expiry on the local clock (corrected by the answer's `Date`).
+    fn token_pair(&self, answer: &Answer, now: i64) -> Result<TokenPair, Error> {
+        let skew = if self.is_broken(BrokenVariant::IgnoresClockSkew) {
+            0
+        } else {
+            answer.skew(now)
+        };
+        token_pair(
+            answer,
+            now,
+            skew,
+            self.is_broken(BrokenVariant::ExpiryInMilliseconds),
+        )
+    }
+
+    /// Keeps the clock skew an answer's `Date` reveals, for the first proof of a login.
+    fn note_skew(&self, answer: &Answer, now: i64) {
+        if self.is_broken(BrokenVariant::IgnoresClockSkew) {
+            return;
+        }
+        if let Some(skew) = answer.server_skew(now) {
+            self.local().skew = Some(skew);
+        }
+    }
+
+    /// How long to wait after failed attempt `attempt`.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if self.is_broken(BrokenVariant::NoBackoff) {
+            return Duration::ZERO;
+        }
+        let retry_after = retry_after.filter(|_| !self.is_broken(BrokenVariant::IgnoresRetryAfter));
+        self.retry.delay(attempt, retry_after)
+    }
+
+    /// How long before expiry a cached token counts as stale: the configured leeway, but at
+    /// most a quarter of the token's lifetime, so short-lived tokens are still cached.
+    fn margin(&self, user: &User) -> i64 {
+        let lifetime = match (user.profile.get("exp"), user.profile.get("iat")) {
+            (Some(exp), Some(iat)) => exp.as_i64().zip(iat.as_i64()).map(|(e, i)| e - i),
+            _ => None,
+        };
+        lifetime
+            .filter(|l| *l > 0)
+            .map_or(self.leeway, |l| self.leeway.min(l / 4))
+    }
+
     fn local(&self) -> MutexGuard<'_, Local> {
         self.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn set_state(&self, state: SessionState) {
-        self.state.send_if_modified(|current| {
+        let changed = self.state.send_if_modified(|current| {
             let changed = *current != state;
-            *current = state;
+            current.clone_from(&state);
             changed
         });
+        if changed {
+            self.hub.publish(&state);
+        }
+    }
+
+    /// Plans the proactive refresh for `user`'s token (replacing any planned one).
+    fn schedule_proactive(&self, user: &User) {
+        if !self.proactive || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let due = user.expires_at - self.margin(user) - self.clock.now();
+        let epoch = self.local().epoch;
+        let me = self.me.clone();
+        let task = tokio::spawn(async move {
+            let wait = u64::try_from(due).unwrap_or(0);
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            let Some(inner) = me.upgrade() else { return };
+            if inner.disposed.load(Ordering::SeqCst) || inner.local().epoch != epoch {
+                return;
+            }
+            if let Err(e) = (SessionClient { inner }).refresh().await {
+                tracing::debug!("proactive refresh failed: {e}");
+            }
+        });
+        let previous = self
+            .proactive_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(task);
+        if let Some(previous) = previous {
+            previous.abort();
+        }
+    }
+
+    fn cancel_proactive(&self) {
+        if let Some(task) = self
+            .proactive_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            task.abort();
+        }
     }
 
     /// The key that signs for `session`: the configured signer, else its stored software key.
@@ -310,7 +455,7 @@ impl Inner {
     /// The cached user if its token is fresh beyond the leeway.
     fn fresh_user(&self, local: &Local) -> Option<User> {
         let user = local.user.as_ref()?;
-        (user.expires_at > self.clock.now().saturating_add(self.leeway)).then(|| user.clone())
+        (user.expires_at > self.clock.now().saturating_add(self.margin(user))).then(|| user.clone())
     }
 
     /// Clears credentials everywhere; later results of older flights are discarded.
@@ -320,6 +465,7 @@ impl Inner {
         local.user = None;
         local.signer = None;
         local.nonce = None;
+        self.cancel_proactive();
         let cleared = self.store.clear();
         self.set_state(SessionState::LoggedOut);
         cleared
@@ -357,6 +503,7 @@ impl Inner {
         local.signer = Some(signer.clone());
         drop(local);
         self.set_state(SessionState::LoggedIn);
+        self.schedule_proactive(&pair.user);
         Ok(pair.user)
     }
 
@@ -370,12 +517,13 @@ impl Inner {
             .map_err(|e| Error::new(ErrorKind::Store, format!("store lock task failed: {e}")))?
     }
 
-    /// The body of a refresh flight.
-    async fn refresh_now(self: Arc<Self>) -> Result<User, Error> {
-        let _lock = if self.is_broken(BrokenVariant::NoCoalescing) {
-            None
-        } else {
+    /// The body of a refresh flight; `coordinate` takes the store's lock first (always, but
+    /// for broken variants).
+    async fn refresh_now(self: Arc<Self>, coordinate: bool) -> Result<User, Error> {
+        let _lock = if coordinate {
             self.store_lock().await?
+        } else {
+            None
         };
         let (epoch, signer, session) = {
             let mut local = self.local();
@@ -401,12 +549,11 @@ impl Inner {
             };
             (local.epoch, signer, session)
         };
-        let mut dpop = Dpop {
-            signer: signer.clone(),
-            nonce: session.dpop_nonce.clone(),
-            skew: session.skew_seconds,
-            nonce_retry: !self.is_broken(BrokenVariant::NoNonceRetry),
-        };
+        let mut dpop = self.dpop(
+            signer.clone(),
+            session.dpop_nonce.clone(),
+            session.skew_seconds,
+        );
         let url = format!("{}/refresh", self.api);
         let token = session.refresh_token;
         let started = Instant::now();
@@ -422,22 +569,22 @@ impl Inner {
             let retries_left = attempt < self.retry.max_attempts;
             let error = match sent {
                 Ok(answer) if answer.is_success() => {
-                    let pair = token_pair(&answer, now)?;
+                    let pair = self.token_pair(&answer, now)?;
                     return self.commit(pair, epoch, &signer, dpop.nonce);
                 }
                 Ok(answer) if answer.is_transient() && retries_left => {
-                    tokio::time::sleep(self.retry.delay(attempt, answer.retry_after())).await;
+                    tokio::time::sleep(self.backoff(attempt, answer.retry_after())).await;
                     continue;
                 }
                 Ok(answer) => answer.error(),
                 Err(Failure::NotSent(_)) if retries_left => {
-                    tokio::time::sleep(self.retry.delay(attempt, None)).await;
+                    tokio::time::sleep(self.backoff(attempt, None)).await;
                     continue;
                 }
                 Err(Failure::Unknown(_))
                     if self.is_broken(BrokenVariant::RetryRespendsToken) && retries_left =>
                 {
-                    tokio::time::sleep(self.retry.delay(attempt, None)).await;
+                    tokio::time::sleep(self.backoff(attempt, None)).await;
                     continue;
                 }
                 Err(Failure::Unknown(error)) => {
@@ -448,7 +595,7 @@ impl Inner {
                         .and_then(|g| g.checked_sub(started.elapsed()));
                     match remaining {
                         Some(remaining) if retries_left => {
-                            tokio::time::sleep(self.retry.delay(attempt, None).min(remaining / 2))
+                            tokio::time::sleep(self.backoff(attempt, None).min(remaining / 2))
                                 .await;
                             continue;
                         }
@@ -472,6 +619,103 @@ impl Inner {
             self.remember_nonce(epoch, dpop.nonce);
             return Err(error);
         }
+    }
+
+    /// One authorised request with `user`'s access token; for a DPoP-bound token, one retry
+    /// with a fresh proof on a `use_dpop_nonce` challenge.
+    async fn send_authorized(
+        &self,
+        build: &impl Fn(&reqwest::Client) -> RequestBuilder,
+        user: &User,
+    ) -> Result<reqwest::Response, Error> {
+        let bound = user
+            .profile
+            .get("cnf")
+            .and_then(|cnf| cnf.get("jkt"))
+            .is_some()
+            && !self.is_broken(BrokenVariant::BoundTokenAsBearer);
+        if !bound {
+            let response = build(&self.http)
+                .bearer_auth(&user.access_token)
+                .send()
+                .await
+                .map_err(|e| transport(&e))?;
+            self.note_nonce(response.headers());
+            return Ok(response);
+        }
+        let mut nonce_retry = !self.is_broken(BrokenVariant::NoResourceNonceRetry);
+        loop {
+            let mut request = build(&self.http).build().map_err(|e| transport(&e))?;
+            let proof = self.resource_proof(&request, &user.access_token)?;
+            let headers = request.headers_mut();
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                header_value(&format!("DPoP {}", user.access_token))?,
+            );
+            headers.insert("dpop", header_value(&proof)?);
+            let response = self
+                .http
+                .execute(request)
+                .await
+                .map_err(|e| transport(&e))?;
+            self.note_nonce(response.headers());
+            let status = response.status().as_u16();
+            if !(nonce_retry && matches!(status, 400 | 401)) {
+                return Ok(response);
+            }
+            // Read the body to tell a nonce challenge from other errors, then hand the caller
+            // an equivalent response.
+            let headers = response.headers().clone();
+            let answer = Answer::read(response).await.map_err(|e| transport(&e))?;
+            if answer.code().as_deref() == Some("use_dpop_nonce")
+                && headers.contains_key("dpop-nonce")
+            {
+                nonce_retry = false;
+                continue;
+            }
+            let mut rebuilt = http::Response::new(answer.body);
+            *rebuilt.status_mut() =
+                reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::BAD_REQUEST);
+            *rebuilt.headers_mut() = headers;
+            return Ok(reqwest::Response::from(rebuilt));
+        }
+    }
+
+    /// A proof for an authorised request with a DPoP-bound access token.
+    fn resource_proof(
+        &self,
+        request: &reqwest::Request,
+        access_token: &str,
+    ) -> Result<String, Error> {
+        let (signer, nonce, skew) = {
+            let local = self.local();
+            let session = local.session.as_ref();
+            (
+                local.signer.clone(),
+                session
+                    .and_then(|s| s.dpop_nonce.clone())
+                    .or_else(|| local.nonce.clone()),
+                session.map_or(0, |s| s.skew_seconds),
+            )
+        };
+        let signer =
+            signer.ok_or_else(|| Error::new(ErrorKind::NotLoggedIn, "no session is stored"))?;
+        let url = request.url().as_str();
+        let htu = if self.is_broken(BrokenVariant::HtuWithQuery) {
+            url
+        } else {
+            crate::dpop::htu(url)
+        };
+        let ath = (!self.is_broken(BrokenVariant::ProofWithoutAth))
+            .then(|| crate::dpop::ath(access_token));
+        crate::dpop::proof(
+            signer.as_ref(),
+            request.method().as_str(),
+            htu,
+            self.clock.now() - skew,
+            nonce.as_deref(),
+            ath.as_deref(),
+        )
     }
 
     /// Keeps a `DPoP-Nonce` from any answer (Bearer routes too) for the next proof.
@@ -532,12 +776,7 @@ impl Inner {
         let (Some(session), Some(signer)) = (snapshot, signer) else {
             return wiped;
         };
-        let mut dpop = Dpop {
-            signer,
-            nonce: session.dpop_nonce.clone(),
-            skew: session.skew_seconds,
-            nonce_retry: !self.is_broken(BrokenVariant::NoNonceRetry),
-        };
+        let mut dpop = self.dpop(signer, session.dpop_nonce.clone(), session.skew_seconds);
         let url = format!("{}/revoke", self.api);
         let now = self.clock.now();
         let sent = exchange(&self.http, Method::POST, &url, now, Some(&mut dpop), |r| {
@@ -558,6 +797,20 @@ impl Inner {
             Err(failure) => Err(failure.into_error()),
         }
     }
+}
+
+/// A header value from text we built (tokens and proofs are ASCII).
+fn header_value(text: &str) -> Result<reqwest::header::HeaderValue, Error> {
+    reqwest::header::HeaderValue::from_str(text)
+        .map_err(|_| Error::bad_response("the access token is not a valid header value"))
+}
+
+/// `N` random bytes.
+fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::new(ErrorKind::Signing, format!("no randomness: {e}")))?;
+    Ok(bytes)
 }
 
 type Slot<T> = fn(&Inner) -> &Mutex<Option<Flight<T>>>;
@@ -605,6 +858,7 @@ impl SessionClient {
             leeway: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             reuse_grace: None,
+            proactive: false,
             broken: None,
         }
     }
@@ -620,6 +874,11 @@ impl SessionClient {
     /// unsubscribe.
     pub fn state(&self) -> watch::Receiver<SessionState> {
         self.inner.state.subscribe()
+    }
+
+    /// Every state transition from now on, once each and in order (see [`StateEvents`]).
+    pub fn subscribe(&self) -> StateEvents {
+        self.inner.hub.subscribe()
     }
 
     /// Whether credentials are stored (local check, no network).
@@ -706,29 +965,63 @@ impl SessionClient {
             if let Some(user) = self.inner.fresh_user(&self.inner.local()) {
                 return Ok(user);
             }
-            if self.inner.is_broken(BrokenVariant::NoCoalescing) {
-                drop(slot);
-                return self.inner.clone().refresh_now().await;
-            }
-            match slot.as_ref() {
-                Some(flight) => flight.clone(),
-                None => {
-                    let body = self.inner.clone().refresh_now().boxed();
-                    start_flight(&mut slot, &self.inner, |inner| &inner.refresh_flight, body)
-                }
+            let late = slot.is_some()
+                && self
+                    .inner
+                    .is_broken(BrokenVariant::CoalescesOnlySimultaneous)
+                && self
+                    .inner
+                    .refresh_started
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some_and(|t| t.elapsed() > Duration::from_millis(20));
+            if self.inner.is_broken(BrokenVariant::NoCoalescing) || late {
+                None
+            } else {
+                Some(match slot.as_ref() {
+                    Some(flight) => flight.clone(),
+                    None => {
+                        *self
+                            .inner
+                            .refresh_started
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                        let body = self.inner.clone().refresh_now(true).boxed();
+                        start_flight(&mut slot, &self.inner, |inner| &inner.refresh_flight, body)
+                    }
+                })
             }
         };
-        flight.await
+        match flight {
+            Some(flight) => flight.await,
+            // Broken variants: a request of its own, outside the flight.
+            None => self.inner.clone().refresh_now(false).await,
+        }
     }
 
     /// Exchanges a login challenge token for a session pinned to this client's DPoP key.
-    /// `code_verifier` is needed when the challenge is PKCE-bound.
+    /// `code_verifier` is needed when the challenge is PKCE-bound. The state is
+    /// [`SessionState::Establishing`] meanwhile, and goes back to what it was on failure.
     pub async fn finalize_login(
         &self,
         challenge_token: &str,
         code_verifier: Option<&str>,
     ) -> Result<User, Error> {
         self.alive()?;
+        let before = self.inner.state.borrow().clone();
+        self.inner.set_state(SessionState::Establishing);
+        let finalized = self.finalize(challenge_token, code_verifier).await;
+        if finalized.is_err() {
+            self.inner.set_state(before);
+        }
+        finalized
+    }
+
+    async fn finalize(
+        &self,
+        challenge_token: &str,
+        code_verifier: Option<&str>,
+    ) -> Result<User, Error> {
         let signer: Arc<dyn DpopSigner> = match &self.inner.fixed_signer {
             Some(signer) => signer.clone(),
             None => Arc::new(SoftwareKey::generate()?),
@@ -741,7 +1034,7 @@ impl SessionClient {
                 session
                     .and_then(|s| s.dpop_nonce.clone())
                     .or_else(|| local.nonce.clone()),
-                session.map_or(0, |s| s.skew_seconds),
+                session.map_or(local.skew.unwrap_or(0), |s| s.skew_seconds),
                 session.map(|s| s.refresh_token.clone()),
             )
         };
@@ -749,12 +1042,7 @@ impl SessionClient {
         if let Some(verifier) = code_verifier {
             body["code_verifier"] = json!(verifier);
         }
-        let mut dpop = Dpop {
-            signer: signer.clone(),
-            nonce,
-            skew,
-            nonce_retry: !self.inner.is_broken(BrokenVariant::NoNonceRetry),
-        };
+        let mut dpop = self.inner.dpop(signer.clone(), nonce, skew);
         let url = format!("{}/login/finalize", self.inner.api);
         let now = self.inner.clock.now();
         let answer = exchange(
@@ -778,7 +1066,7 @@ impl SessionClient {
         if !answer.is_success() {
             return Err(answer.error());
         }
-        let pair = token_pair(&answer, now)?;
+        let pair = self.inner.token_pair(&answer, now)?;
         self.inner.commit(pair, epoch, &signer, dpop.nonce)
     }
 
@@ -795,22 +1083,117 @@ impl SessionClient {
         }
         let url = format!("{}/login/email/password", self.inner.api);
         let body = json!({"identifier": identifier, "password": password});
-        let answer = exchange(
-            &self.inner.http,
-            Method::POST,
-            &url,
-            self.inner.clock.now(),
-            None,
-            |r| r.json(&body),
-        )
+        let now = self.inner.clock.now();
+        let answer = exchange(&self.inner.http, Method::POST, &url, now, None, |r| {
+            r.json(&body)
+        })
         .await
         .map_err(Failure::into_error)?;
+        self.inner.note_skew(&answer, now);
         if !answer.is_success() {
             return Err(answer.error());
         }
         let challenge: Challenge = serde_json::from_slice(&answer.body)
             .map_err(|e| Error::bad_response(format!("password login answer: {e}")))?;
         self.finalize_login(&challenge.challenge_token, None).await
+    }
+
+    /// Starts an OTP login (Prelude's `POST /otp`): the server sends a code to `identifier`,
+    /// an email address or a phone number (`+…`). Finish with [`check_otp`](Self::check_otp).
+    pub async fn start_otp_login(&self, identifier: &str) -> Result<(), Error> {
+        self.alive()?;
+        let kind = if identifier.trim_start().starts_with('+') {
+            "phone_number"
+        } else {
+            "email_address"
+        };
+        let code_verifier = crate::dpop::b64(random_bytes::<32>()?);
+        let code_challenge = {
+            use sha2::Digest;
+            crate::dpop::b64(sha2::Sha256::digest(code_verifier.as_bytes()))
+        };
+        let body = json!({
+            "identifier": {"type": kind, "value": identifier},
+            "code_challenge": code_challenge,
+        });
+        let answer = self.otp_call("/otp", None, Some(&body)).await?;
+        let verification_token = answer
+            .header("x-verification-token")
+            .ok_or_else(|| Error::bad_response("OTP start answer has no X-Verification-Token"))?
+            .to_owned();
+        self.inner.local().otp = Some(PendingOtp {
+            verification_token,
+            code_verifier,
+        });
+        Ok(())
+    }
+
+    /// Checks the code of the pending OTP login and, if it is right, finalizes the login.
+    /// A wrong code fails with the server's `bad_check_code` and keeps the login pending.
+    pub async fn check_otp(&self, code: &str) -> Result<User, Error> {
+        self.alive()?;
+        #[derive(Deserialize)]
+        struct Challenge {
+            challenge_token: String,
+        }
+        let pending = self.pending_otp()?;
+        let body = json!({"code": code});
+        let answer = self
+            .otp_call("/otp/check", Some(&pending.verification_token), Some(&body))
+            .await?;
+        let challenge: Challenge = serde_json::from_slice(&answer.body)
+            .map_err(|e| Error::bad_response(format!("OTP check answer: {e}")))?;
+        let user = self
+            .finalize_login(&challenge.challenge_token, Some(&pending.code_verifier))
+            .await?;
+        self.inner.local().otp = None;
+        Ok(user)
+    }
+
+    /// Asks the server to send the pending OTP login's code again.
+    pub async fn retry_otp(&self) -> Result<(), Error> {
+        self.alive()?;
+        let pending = self.pending_otp()?;
+        self.otp_call("/otp/retry", Some(&pending.verification_token), None)
+            .await
+            .map(drop)
+    }
+
+    fn pending_otp(&self) -> Result<PendingOtp, Error> {
+        self.inner.local().otp.clone().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                "no OTP login is pending: call start_otp_login first",
+            )
+        })
+    }
+
+    /// One unauthenticated OTP request; an error answer becomes the error.
+    async fn otp_call(
+        &self,
+        path: &str,
+        verification: Option<&str>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Answer, Error> {
+        let url = format!("{}{path}", self.inner.api);
+        let now = self.inner.clock.now();
+        let answer = exchange(&self.inner.http, Method::POST, &url, now, None, |r| {
+            let r = match verification {
+                Some(token) => r.header("X-Verification-Token", token),
+                None => r,
+            };
+            match body {
+                Some(body) => r.json(body),
+                None => r,
+            }
+        })
+        .await
+        .map_err(Failure::into_error)?;
+        self.inner.note_skew(&answer, now);
+        if !answer.is_success() {
+            return Err(answer.error());
+        }
+        Ok(answer)
     }
 
     /// Logs out: concurrent callers share one logout; local credentials are wiped first, then
@@ -835,21 +1218,17 @@ impl SessionClient {
         flight.await
     }
 
-    /// Sends a request built by `build` with the access token as Bearer. On 401 it refreshes
-    /// (joining any refresh in flight) and retries once; if that refresh fails, the original
-    /// 401 response is returned.
+    /// Sends a request built by `build` with the access token: as `Bearer`, or, when the
+    /// token is DPoP-bound (its `cnf.jkt` claim, RFC 9449 §7), with the `DPoP` scheme and a
+    /// proof carrying its `ath`. On 401 it refreshes (joining any refresh in flight) and
+    /// retries once; if that refresh fails, the original 401 response is returned.
     pub async fn authorized(
         &self,
         build: impl Fn(&reqwest::Client) -> RequestBuilder,
     ) -> Result<reqwest::Response, Error> {
         self.alive()?;
         let user = self.refresh().await?;
-        let first = build(&self.inner.http)
-            .bearer_auth(&user.access_token)
-            .send()
-            .await
-            .map_err(|e| transport(&e))?;
-        self.inner.note_nonce(first.headers());
+        let first = self.inner.send_authorized(&build, &user).await?;
         if first.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(first);
         }
@@ -864,15 +1243,7 @@ impl SessionClient {
             self.invalidate_cache();
         }
         match self.refresh().await {
-            Ok(fresh) => {
-                let retried = build(&self.inner.http)
-                    .bearer_auth(&fresh.access_token)
-                    .send()
-                    .await
-                    .map_err(|e| transport(&e))?;
-                self.inner.note_nonce(retried.headers());
-                Ok(retried)
-            }
+            Ok(fresh) => self.inner.send_authorized(&build, &fresh).await,
             Err(_) => Ok(first),
         }
     }
@@ -897,13 +1268,16 @@ impl SessionClient {
             let response = self.authorized(|http| http.get(&url).query(&query)).await?;
             let answer = Answer::read(response).await.map_err(|e| transport(&e))?;
             if answer.is_transient() && attempt < self.inner.retry.max_attempts {
-                tokio::time::sleep(self.inner.retry.delay(attempt, answer.retry_after())).await;
+                tokio::time::sleep(self.inner.backoff(attempt, answer.retry_after())).await;
                 continue;
             }
             if !answer.is_success() {
                 return Err(answer.error());
             }
-            return parse_page(&answer.body);
+            return parse_page(
+                &answer.body,
+                self.inner.is_broken(BrokenVariant::StrictDeviceType),
+            );
         }
     }
 
@@ -945,5 +1319,6 @@ impl SessionClient {
     /// revokes nor wipes; idempotent.
     pub fn dispose(&self) {
         self.inner.disposed.store(true, Ordering::SeqCst);
+        self.inner.cancel_proactive();
     }
 }

@@ -148,18 +148,34 @@ pub(crate) fn uuid_v4() -> Result<String, Error> {
     ))
 }
 
-/// A proof for `method url` at `iat`, with a fresh `jti` and the server's nonce when known.
+/// `url` without its query and fragment: the `htu` of a proof (RFC 9449 §4.2).
+pub(crate) fn htu(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// `ath`: base64url SHA-256 of the access token a proof is presented with (RFC 9449 §4.2).
+pub(crate) fn ath(access_token: &str) -> String {
+    use sha2::Digest;
+    b64(sha2::Sha256::digest(access_token.as_bytes()))
+}
+
+/// A proof for `method htu` at `iat`, with a fresh `jti`, the server's nonce when known, and
+/// `ath` when it accompanies a DPoP-bound access token.
 pub(crate) fn proof(
     signer: &dyn DpopSigner,
     method: &str,
-    url: &str,
+    htu: &str,
     iat: i64,
     nonce: Option<&str>,
+    ath: Option<&str>,
 ) -> Result<String, Error> {
     let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": signer.public_jwk()});
-    let mut claims = json!({"jti": uuid_v4()?, "htm": method, "htu": url, "iat": iat});
+    let mut claims = json!({"jti": uuid_v4()?, "htm": method, "htu": htu, "iat": iat});
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
+    }
+    if let Some(ath) = ath {
+        claims["ath"] = json!(ath);
     }
     let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
     let signature = signer.sign(input.as_bytes())?;
@@ -182,8 +198,15 @@ mod tests {
     #[test]
     fn a_proof_has_the_profile_the_sdks_use() {
         let key = SoftwareKey::generate().expect("key");
-        let proof =
-            proof(&key, "POST", "https://x/v1/session/refresh", 10, Some("n")).expect("proof");
+        let proof = proof(
+            &key,
+            "POST",
+            "https://x/v1/session/refresh",
+            10,
+            Some("n"),
+            None,
+        )
+        .expect("proof");
         let parts: Vec<&str> = proof.split('.').collect();
         let header: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("b64")).expect("json");

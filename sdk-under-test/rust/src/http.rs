@@ -16,7 +16,11 @@ use crate::dpop::{DpopSigner, proof};
 use crate::error::{Error, ErrorKind, transport};
 
 /// How transient failures (network, 5xx, 429) are retried: capped exponential backoff with
-/// full jitter, `Retry-After` honoured.
+/// jitter, `Retry-After` honoured.
+///
+/// The jitter takes off at most a quarter of each delay, so successive delays still grow
+/// (a caller can tell backoff from a fixed delay) while clients that failed together spread
+/// out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = no retry).
@@ -49,7 +53,7 @@ impl RetryPolicy {
             Ok(()) => f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX),
             Err(_) => 1.0,
         };
-        let jittered = capped.mul_f64(jitter);
+        let jittered = capped.mul_f64(0.75 + 0.25 * jitter);
         retry_after.map_or(jittered, |server| server.min(self.max_delay).max(jittered))
     }
 }
@@ -130,12 +134,17 @@ impl Answer {
 
     /// Local clock minus the server's `Date`; 0 when absent or unreadable.
     pub(crate) fn skew(&self, local_now: i64) -> i64 {
+        self.server_skew(local_now).unwrap_or(0)
+    }
+
+    /// Local clock minus the server's `Date`, when the answer has a readable one.
+    pub(crate) fn server_skew(&self, local_now: i64) -> Option<i64> {
         let format = format_description!(
             "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
         );
         self.header("date")
             .and_then(|date| PrimitiveDateTime::parse(date, &format).ok())
-            .map_or(0, |date| local_now - date.assume_utc().unix_timestamp())
+            .map(|date| local_now - date.assume_utc().unix_timestamp())
     }
 }
 
@@ -166,9 +175,19 @@ pub(crate) struct Dpop {
     pub(crate) skew: i64,
     /// Answer a `use_dpop_nonce` challenge with one retry (always, but for a broken variant).
     pub(crate) nonce_retry: bool,
+    /// Follow the server's `Date`: keep `skew` current from every answer, and re-sign once a
+    /// proof refused as `invalid_dpop_proof` when the `Date` shows the clocks drifted (what
+    /// Prelude's Android SDK does). Always, but for a broken variant.
+    pub(crate) follow_date: bool,
 }
 
-/// Sends one request (and, on `use_dpop_nonce`, one retry with a fresh proof).
+/// Clocks this far apart (seconds) count as drifted; `Date` has one-second resolution.
+const DRIFT_SECONDS: i64 = 2;
+
+/// Sends one request, and at most one retry with a fresh proof for each of: a
+/// `use_dpop_nonce` challenge (with the offered nonce), and a proof refused while the server's
+/// `Date` shows a clock drift (with `iat` corrected). A refused proof never spends a token, so
+/// both retries are safe for refreshes.
 pub(crate) async fn exchange(
     http: &reqwest::Client,
     method: Method,
@@ -178,6 +197,7 @@ pub(crate) async fn exchange(
     build: impl Fn(RequestBuilder) -> RequestBuilder,
 ) -> Result<Answer, Failure> {
     let mut nonce_retry_used = false;
+    let mut clock_retry_used = false;
     loop {
         let mut request = build(http.request(method.clone(), url));
         if let Some(dpop) = dpop.as_deref() {
@@ -187,6 +207,7 @@ pub(crate) async fn exchange(
                 url,
                 now - dpop.skew,
                 dpop.nonce.as_deref(),
+                None,
             )
             .map_err(Failure::Other)?;
             request = request.header("DPoP", proof);
@@ -208,16 +229,30 @@ pub(crate) async fn exchange(
         if offered.is_some() {
             dpop.nonce.clone_from(&offered);
         }
-        let challenged = !answer.is_success() && answer.code().as_deref() == Some("use_dpop_nonce");
-        if !challenged || nonce_retry_used || !dpop.nonce_retry {
-            return Ok(answer);
+        let mut drifted = false;
+        if dpop.follow_date
+            && let Some(skew) = answer.server_skew(now)
+        {
+            drifted = (skew - dpop.skew).abs() >= DRIFT_SECONDS;
+            dpop.skew = skew;
         }
-        if offered.is_none() {
-            return Err(Failure::Other(Error::bad_response(
-                "the server asked for a DPoP nonce but sent none",
-            )));
+        let code = if answer.is_success() {
+            None
+        } else {
+            answer.code()
+        };
+        match code.as_deref() {
+            Some("use_dpop_nonce") if dpop.nonce_retry && !nonce_retry_used => {
+                if offered.is_none() {
+                    return Err(Failure::Other(Error::bad_response(
+                        "the server asked for a DPoP nonce but sent none",
+                    )));
+                }
+                nonce_retry_used = true;
+            }
+            Some("invalid_dpop_proof") if drifted && !clock_retry_used => clock_retry_used = true,
+            _ => return Ok(answer),
         }
-        nonce_retry_used = true;
     }
 }
 

@@ -62,6 +62,6 @@ pub use dpop::{DpopSigner, PublicJwk, SoftwareKey};
 pub use error::{Error, ErrorKind};
 pub use http::RetryPolicy;
 pub use sessions::{DeviceSession, DeviceType, RevokeTarget, SessionPage};
-pub use state::SessionState;
+pub use state::{SessionState, StateEvents, Unsubscribe};
 pub use store::{FileStore, MemoryStore, Store, StoreLock, StoredSession};
 pub use user::{Profile, User};

@@ -140,14 +140,22 @@ fn timestamp(text: &str) -> Result<OffsetDateTime, Error> {
         .map_err(|_| Error::bad_response(format!("session timestamp {text:?} is not ISO-8601")))
 }
 
-/// Parses a `me/list` body; an unparseable timestamp fails the whole page.
-pub(crate) fn parse_page(bytes: &[u8]) -> Result<SessionPage, Error> {
+/// Parses a `me/list` body; an unparseable timestamp fails the whole page. `strict` (a broken
+/// variant) fails it on an unknown device type too.
+pub(crate) fn parse_page(bytes: &[u8], strict: bool) -> Result<SessionPage, Error> {
     let page: WirePage = serde_json::from_slice(bytes)
         .map_err(|e| Error::bad_response(format!("session list is not the expected JSON: {e}")))?;
     let sessions = page
         .sessions
         .into_iter()
         .map(|s| {
+            let known = ["desktop", "mobile", "tablet", "unknown"];
+            if strict && !known.contains(&s.device_type.as_str()) {
+                return Err(Error::bad_response(format!(
+                    "unknown device type {:?}",
+                    s.device_type
+                )));
+            }
             Ok(DeviceSession {
                 device_type: DeviceType::from(s.device_type.as_str()),
                 created_at: timestamp(&s.created_at)?,
@@ -178,11 +186,11 @@ mod tests {
             "os_version":"1","country_code":"FR","created_at":"2026-01-01T00:00:00Z",
             "last_seen_at":"2026-01-02T00:00:00Z","expires_at":"2026-02-01T00:00:00Z"}],
             "total":1,"limit":10,"offset":0}"#;
-        let page = parse_page(good).expect("parses");
+        let page = parse_page(good, false).expect("parses");
         assert_eq!(page.sessions[0].device_type, DeviceType::Unknown);
         let bad = String::from_utf8_lossy(good).replace("2026-01-02T00:00:00Z", "yesterday");
         assert_eq!(
-            parse_page(bad.as_bytes()).expect_err("bad").kind(),
+            parse_page(bad.as_bytes(), false).expect_err("bad").kind(),
             ErrorKind::BadResponse
         );
     }
