@@ -71,6 +71,11 @@ impl KeyRing {
         serde_json::json!({ "keys": keys })
     }
 
+    /// Withdraws every retired key at once (a reset ends any rotation in progress).
+    pub(crate) fn forget_retired(&self) {
+        self.lock().retired.clear();
+    }
+
     /// Makes a fresh key current; the old one stays live for `overlap_seconds` from `now`.
     /// Returns the new key's `kid`.
     pub(crate) fn rotate(&self, now: i64, overlap_seconds: i64) -> Result<String, Error> {

@@ -115,9 +115,10 @@ impl AppState {
     }
 
     /// Back to the start-up state: seed users only, initial policy, empty journal and faults.
-    /// The signing key and the clock are kept.
+    /// The current signing key and the clock are kept; keys retired by a rotation are not.
     pub(crate) fn reset(&self) -> Result<(), Error> {
         *self.store() = Store::default();
+        self.key.forget_retired();
         self.set_policy(self.initial_policy.clone());
         self.replay.clear();
         self.journal.clear();

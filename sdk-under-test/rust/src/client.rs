@@ -390,6 +390,11 @@ impl Inner {
             return;
         }
         let due = user.expires_at - self.margin(user) - self.clock.now();
+        if due <= 0 {
+            // Already stale (an invalidated cache, a restart after expiry): the next caller
+            // refreshes; nothing goes on the wire without one.
+            return;
+        }
         let epoch = self.local().epoch;
         let me = self.me.clone();
         let task = tokio::spawn(async move {
