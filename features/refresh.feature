@@ -76,14 +76,15 @@ Feature: Refresh and the access-token cache
   @must
   Scenario: An access token past its lifetime is refreshed once
     # Real time: the SDK's own clock must see the token expire. Catches expiry read in
-    # the wrong unit (seconds as milliseconds makes a token that never expires).
+    # the wrong unit (seconds as milliseconds makes a token that never expires). A
+    # proactive SDK may have refreshed a second time by then.
     Given the server issues access tokens that live 2 seconds
     And the client is logged in
     When 3 seconds pass
     And the client refreshes
     Then the call succeeds
     And the access token the client returned is accepted by the server
-    And the server received exactly 1 refresh request
+    And the server received between 1 and 2 refresh requests
     And the server detected no refresh token reuse
 
   @should @needs-proactive_refresh

@@ -30,6 +30,7 @@ fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
             "logout: Logout wipes local credentials even when the server call fails",
             "logout: A refresh racing a logout cannot bring the session back",
             "logout: After logout, refresh fails locally without network",
+            "logout: After logout, refresh fails and nothing comes back",
             "logout: Logout moves the state to logged out",
             "state: A subscriber sees each transition once, in order",
         ],
