@@ -74,7 +74,7 @@ Feature: Refresh and the access-token cache
     And the server received no refresh request
 
   @must
-  Scenario: An access token past its lifetime is refreshed once
+  Scenario: An access token past its lifetime is refreshed, not reused
     # Real time: the SDK's own clock must see the token expire. Catches expiry read in
     # the wrong unit (seconds as milliseconds makes a token that never expires). A
     # proactive SDK may have refreshed a second time by then.

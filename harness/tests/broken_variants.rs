@@ -86,7 +86,7 @@ fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
         ],
         BrokenVariant::IgnoresRetryAfter => &["faults: A 429's Retry-After is honoured"],
         BrokenVariant::ExpiryInMilliseconds => &[
-            "refresh: An access token past its lifetime is refreshed once",
+            "refresh: An access token past its lifetime is refreshed, not reused",
             "refresh: The SDK refreshes before expiry without any caller",
             "refresh: Callers during a proactive refresh share its request",
         ],

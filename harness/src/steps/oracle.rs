@@ -414,26 +414,11 @@ async fn stats(w: &World) -> Result<prelude_mock_server::Stats, StepError> {
         .map_err(|e| StepError::failed(format!("cannot read the server stats: {e}")))
 }
 
-/// Rejections that mean the proof itself was wrong (a nonce challenge is not a defect).
+/// Rejections that mean the proof itself was wrong: the reasons the server answers with a
+/// DPoP error code (a nonce challenge, `use_dpop_nonce`, is not a defect).
 fn is_proof_defect(reason: Reason) -> bool {
-    use Reason::*;
     matches!(
-        reason,
-        MissingProof
-            | MultipleProofs
-            | MalformedProof
-            | WrongProofType
-            | UnsupportedAlgorithm
-            | InvalidJwk
-            | PrivateKeyInJwk
-            | BadSignature
-            | MissingClaim
-            | MethodMismatch
-            | UrlMismatch
-            | IatTooOld
-            | IatInFuture
-            | ReplayedProof
-            | KeyMismatch
-            | AccessTokenHashMismatch
+        reason.status_and_code().1,
+        "invalid_dpop_proof" | "missing_dpop_proof" | "dpop_key_mismatch"
     )
 }

@@ -43,13 +43,7 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
     {
         let minutes: i64 = number(&c, "n");
         let seconds = if &c["way"] == "ahead" { minutes * 60 } else { -minutes * 60 };
-        return Some(
-            w.control
-                .advance_clock(seconds)
-                .await
-                .map(drop)
-                .map_err(|e| StepError::failed(format!("cannot move the server clock: {e}"))),
-        );
+        return Some(advance_clock(w, seconds).await);
     }
     if let Some(c) = pattern!(
         r#"another device of the same user has a session with device type "(?P<kind>[^"]+)""#
@@ -83,13 +77,7 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         );
     }
     if let Some(c) = pattern!(r"(?P<n>\d+) seconds pass on the server's clock").captures(text) {
-        return Some(
-            w.control
-                .advance_clock(number(&c, "n"))
-                .await
-                .map(drop)
-                .map_err(|e| StepError::failed(format!("cannot move the server clock: {e}"))),
-        );
+        return Some(advance_clock(w, number(&c, "n")).await);
     }
     if let Some(c) =
         pattern!(r"the server has a refresh token reuse grace window of (?P<n>\d+) seconds")
@@ -174,6 +162,15 @@ pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
         );
     }
     None
+}
+
+/// Moves the server's virtual clock (the SDK's own clock stays where it is).
+async fn advance_clock(w: &World, seconds: i64) -> StepResult {
+    w.control
+        .advance_clock(seconds)
+        .await
+        .map(drop)
+        .map_err(|e| StepError::failed(format!("cannot move the server clock: {e}")))
 }
 
 async fn register(w: &mut World) -> StepResult {

@@ -220,15 +220,15 @@ pub(crate) fn authenticate(
                 && (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop"))
         })
         .ok_or_else(|| ApiError::new(Reason::MissingBearer, "an access token is required"))?;
+    let now = state.now();
     let claims: AccessClaims = state
         .key
-        .verify(token, state.now())
+        .verify(token, now)
         .filter(|c: &AccessClaims| c.iss == state.issuer && c.aud == state.app_id)
         .ok_or_else(|| {
             ApiError::new(Reason::InvalidAccessToken, "the access token is not valid")
         })?;
     trace.update(|t| t.session_id = Some(claims.sid.clone()));
-    let now = state.now();
     if claims.exp <= now {
         return Err(ApiError::new(
             Reason::AccessTokenExpired,

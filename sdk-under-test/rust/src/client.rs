@@ -712,7 +712,7 @@ impl Inner {
             crate::dpop::htu(url)
         };
         let ath = (!self.is_broken(BrokenVariant::ProofWithoutAth))
-            .then(|| crate::dpop::ath(access_token));
+            .then(|| crate::dpop::s256(access_token));
         crate::dpop::proof(
             signer.as_ref(),
             request.method().as_str(),
@@ -808,14 +808,6 @@ impl Inner {
 fn header_value(text: &str) -> Result<reqwest::header::HeaderValue, Error> {
     reqwest::header::HeaderValue::from_str(text)
         .map_err(|_| Error::bad_response("the access token is not a valid header value"))
-}
-
-/// `N` random bytes.
-fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| Error::new(ErrorKind::Signing, format!("no randomness: {e}")))?;
-    Ok(bytes)
 }
 
 type Slot<T> = fn(&Inner) -> &Mutex<Option<Flight<T>>>;
@@ -1112,11 +1104,8 @@ impl SessionClient {
         } else {
             "email_address"
         };
-        let code_verifier = crate::dpop::b64(random_bytes::<32>()?);
-        let code_challenge = {
-            use sha2::Digest;
-            crate::dpop::b64(sha2::Sha256::digest(code_verifier.as_bytes()))
-        };
+        let code_verifier = crate::dpop::b64(crate::dpop::random_bytes::<32>()?);
+        let code_challenge = crate::dpop::s256(&code_verifier);
         let body = json!({
             "identifier": {"type": kind, "value": identifier},
             "code_challenge": code_challenge,

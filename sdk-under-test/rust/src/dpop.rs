@@ -80,9 +80,7 @@ impl SoftwareKey {
     /// A fresh random key.
     pub fn generate() -> Result<Self, Error> {
         loop {
-            let mut scalar = [0u8; 32];
-            getrandom::fill(&mut scalar)
-                .map_err(|e| Error::new(ErrorKind::Signing, format!("no randomness: {e}")))?;
+            let scalar = random_bytes::<32>()?;
             // Fails only for zero or a value above the group order: draw again.
             if let Ok(key) = SigningKey::from_slice(&scalar) {
                 return Ok(Self::from_signing_key(key));
@@ -132,9 +130,7 @@ pub(crate) fn b64(bytes: impl AsRef<[u8]>) -> String {
 
 /// A random UUID v4 (lowercase), the `jti` format the SDKs use.
 pub(crate) fn uuid_v4() -> Result<String, Error> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b)
-        .map_err(|e| Error::new(ErrorKind::Signing, format!("no randomness: {e}")))?;
+    let mut b = random_bytes::<16>()?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -153,10 +149,18 @@ pub(crate) fn htu(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 
-/// `ath`: base64url SHA-256 of the access token a proof is presented with (RFC 9449 §4.2).
-pub(crate) fn ath(access_token: &str) -> String {
+/// Base64url SHA-256 of `text`: a proof's `ath` (RFC 9449 §4.2), a PKCE S256 challenge.
+pub(crate) fn s256(text: &str) -> String {
     use sha2::Digest;
-    b64(sha2::Sha256::digest(access_token.as_bytes()))
+    b64(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// `N` random bytes from the OS.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::new(ErrorKind::Signing, format!("no randomness: {e}")))?;
+    Ok(bytes)
 }
 
 /// A proof for `method htu` at `iat`, with a fresh `jti`, the server's nonce when known, and
