@@ -34,14 +34,14 @@ cargo build -q -p prelude-conformance -p prelude-mock-server
 bin=${CARGO_TARGET_DIR:-target}/debug
 
 echo "== reference client" >&2
-"$bin/prelude-conformance" --report-dir "$reports" --name reference-client | tail -n 1
+"$bin/prelude-conformance" --report-dir "$reports" --report-name reference-client | tail -n 1
 
 echo "== web SDK in Chromium" >&2
 status=0
 "$bin/prelude-conformance" \
   --adapter "node sdk-under-test/js/adapter.mjs" \
   --expected-failures sdk-under-test/js/expected-failures.toml \
-  --report-dir "$reports" --name web-sdk || status=$?
+  --report-dir "$reports" --report-name web-sdk || status=$?
 
 echo "== server-side scenarios against prelude-mock --tls" >&2
 log=$(mktemp)
@@ -52,7 +52,7 @@ for _ in $(seq 1 100); do grep -q "^Certificate:" "$log" && break; sleep 0.1; do
 api=$(sed -n 's/^Prelude API: *//p' "$log")
 cert=$(sed -n 's/^Certificate: *//p' "$log")
 "$bin/prelude-conformance" server --url "${api%/v1/session}" --ca-cert "$cert" \
-  --report-dir "$reports" --name mock-server-tls | tail -n 1 || status=$?
+  --report-dir "$reports" --report-name mock-server-tls | tail -n 1 || status=$?
 
 "$bin/prelude-conformance" compare "$reports/reference-client.json" "$reports/web-sdk.json" \
   -o "$reports/web-sdk-comparison.md"

@@ -10,12 +10,10 @@ use std::fmt;
 pub enum ErrorKind {
     /// A `.feature` file could not be read or parsed.
     Features,
-    /// The expected-failures file could not be read or parsed.
+    /// The expected-failures file could not be read or parsed, or names no scenario.
     ExpectedFailures,
-    /// The adapter could not be started or broke the protocol during `hello`.
-    Adapter,
-    /// The mock server could not be started, or the target server's control API failed.
-    Server,
+    /// A tag expression or name pattern is malformed.
+    Filter,
     /// A report could not be read or written.
     Report,
 }

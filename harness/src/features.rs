@@ -1,5 +1,7 @@
-//! Loads `.feature` files into runnable scenarios: backgrounds prepended, outlines expanded
-//! one scenario per example row, tags inherited from feature, rule and examples.
+//! The catalogue of scenarios: every `.feature` file's scenarios with their ids, tags and
+//! locations (outlines expanded one per example row, tags inherited from feature, rule and
+//! examples), for selection, capability skips, `--list` and reports. Cucumber parses and runs
+//! the same files; [`id_of`] names its scenarios the same way.
 //!
 //! Tags carry meaning: `@must`/`@should` (level), `@needs-<capability>` (skipped without
 //! it), `@server` (a server-side attack scenario); every other tag names a source
@@ -7,34 +9,19 @@
 
 use std::path::{Path, PathBuf};
 
+use cucumber::feature::Ext as _;
+use cucumber::gherkin;
+use cucumber::tag::Ext as _;
+use gherkin::tagexpr::TagOperation;
+use regex::Regex;
+
 use crate::error::{Error, ErrorKind};
 
-/// One step, ready to match against the step library.
-#[derive(Clone, Debug)]
-pub struct Step {
-    /// `Given`, `When`, `Then` (an `And`/`But` takes the kind of the step before it).
-    pub kind: StepKind,
-    /// The step text after its keyword, outline placeholders substituted.
-    pub text: String,
-    /// A data table under the step, if any.
-    pub table: Option<Vec<Vec<String>>>,
-}
-
-/// The kind of a step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StepKind {
-    /// Setup.
-    Given,
-    /// The action under test.
-    When,
-    /// An assertion.
-    Then,
-}
-
-/// A runnable scenario.
+/// A scenario of the catalogue (outlines expanded, one per example row).
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    /// Stable id: `<feature file stem>: <scenario name>`; what expected-failure files name.
+    /// Stable id: `<feature file stem>: <scenario name>`, plus ` [<example row>]` for an
+    /// outline; what expected-failure files name.
     pub id: String,
     /// The feature file's stem (`logout`, `server_dpop`, ...).
     pub feature: String,
@@ -42,10 +29,10 @@ pub struct Scenario {
     pub name: String,
     /// Tags without `@`, feature tags first.
     pub tags: Vec<String>,
-    /// Steps, background first.
-    pub steps: Vec<Step>,
-    /// Where it is defined.
+    /// Where it is defined (`file:line`).
     pub location: String,
+    /// Its position among the loaded scenarios (reports keep this order).
+    pub order: usize,
 }
 
 impl Scenario {
@@ -84,150 +71,188 @@ impl Scenario {
     }
 }
 
-/// Every scenario of every `.feature` file in `dir`, files in name order.
-pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Scenario>, Error> {
+/// The id of a scenario as cucumber runs it (an outline already expanded to one row).
+pub(crate) fn id_of(feature: &gherkin::Feature, scenario: &gherkin::Scenario) -> String {
+    let stem = feature
+        .path
+        .as_deref()
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{stem}: {}", display_name(scenario))
+}
+
+/// The scenario's name, with its example row for an expanded outline.
+fn display_name(scenario: &gherkin::Scenario) -> String {
+    let row = scenario
+        .examples
+        .first()
+        .and_then(|e| e.table.as_ref())
+        .and_then(|t| t.rows.get(1));
+    match row {
+        Some(row) => format!("{} [{}]", scenario.name, row.join(", ")),
+        None => scenario.name.clone(),
+    }
+}
+
+/// Every `.feature` file in `dir`, in name order, outlines expanded one scenario per
+/// example row (as cucumber would; it leaves expanded scenarios as they are).
+pub(crate) fn load_dir(dir: &Path) -> Result<Vec<gherkin::Feature>, Error> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::new(ErrorKind::Features, format!("{}: {e}", dir.display())))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "feature"))
         .collect();
     files.sort();
-    let mut scenarios = Vec::new();
-    for file in files {
-        scenarios.extend(load_file(&file)?);
-    }
-    Ok(scenarios)
+    files.iter().map(|file| load_file(file)).collect()
 }
 
-/// The scenarios of one `.feature` file.
-pub(crate) fn load_file(path: &Path) -> Result<Vec<Scenario>, Error> {
-    let feature = gherkin::Feature::parse_path(path, gherkin::GherkinEnv::default())
-        .map_err(|e| Error::new(ErrorKind::Features, format!("{}: {e}", path.display())))?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// One `.feature` file, outlines expanded.
+pub(crate) fn load_file(path: &Path) -> Result<gherkin::Feature, Error> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::new(ErrorKind::Features, format!("{}: {e}", path.display()))
+    };
+    gherkin::Feature::parse_path(path, gherkin::GherkinEnv::default())
+        .map_err(|e| fail(&e))?
+        .expand_examples()
+        .map_err(|e| fail(&e))
+}
+
+/// The catalogue of `features`' scenarios, in file order.
+pub(crate) fn catalogue(features: &[gherkin::Feature]) -> Vec<Scenario> {
     let mut out = Vec::new();
-    let background = feature.background.as_ref().map(|b| b.steps.clone());
-    let groups = std::iter::once((Vec::new(), background.clone(), &feature.scenarios)).chain(
-        feature.rules.iter().map(|rule| {
-            let mut steps = background.clone().unwrap_or_default();
-            steps.extend(rule.background.iter().flat_map(|b| b.steps.clone()));
-            (rule.tags.clone(), Some(steps), &rule.scenarios)
-        }),
-    );
-    for (rule_tags, background, scenarios) in groups {
-        for scenario in scenarios {
-            let mut tags = clean(&feature.tags);
-            tags.extend(clean(&rule_tags));
-            tags.extend(clean(&scenario.tags));
-            let mut steps = background.clone().unwrap_or_default();
-            steps.extend(scenario.steps.iter().cloned());
-            let location = format!("{}:{}", path.display(), scenario.position.line);
-            if scenario.examples.is_empty() {
+    for feature in features {
+        let stem = feature
+            .path
+            .as_deref()
+            .and_then(Path::file_stem)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = feature
+            .path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let groups = std::iter::once((None, &feature.scenarios)).chain(
+            feature
+                .rules
+                .iter()
+                .map(|rule| (Some(rule), &rule.scenarios)),
+        );
+        for (rule, scenarios) in groups {
+            for scenario in scenarios {
+                let tags = feature
+                    .tags
+                    .iter()
+                    .chain(rule.iter().flat_map(|r| &r.tags))
+                    .chain(&scenario.tags);
                 out.push(Scenario {
-                    id: format!("{stem}: {}", scenario.name),
+                    id: id_of(feature, scenario),
                     feature: stem.clone(),
-                    name: scenario.name.clone(),
-                    tags,
-                    steps: convert(&steps, &[], &[]),
-                    location,
+                    name: display_name(scenario),
+                    tags: tags.map(|t| t.trim_start_matches('@').to_owned()).collect(),
+                    location: format!("{path}:{}", scenario.position.line),
+                    order: out.len(),
                 });
-                continue;
-            }
-            for examples in &scenario.examples {
-                let Some(table) = &examples.table else {
-                    continue;
-                };
-                let Some((header, rows)) = table.rows.split_first() else {
-                    continue;
-                };
-                let mut tags = tags.clone();
-                tags.extend(clean(&examples.tags));
-                for row in rows {
-                    let name = format!("{} [{}]", scenario.name, row.join(", "));
-                    out.push(Scenario {
-                        id: format!("{stem}: {name}"),
-                        feature: stem.clone(),
-                        name,
-                        tags: tags.clone(),
-                        steps: convert(&steps, header, row),
-                        location: location.clone(),
-                    });
-                }
             }
         }
     }
-    Ok(out)
+    out
 }
 
-fn clean(tags: &[String]) -> Vec<String> {
-    tags.iter()
-        .map(|t| t.trim_start_matches('@').to_owned())
-        .collect()
-}
-
-fn convert(steps: &[gherkin::Step], header: &[String], row: &[String]) -> Vec<Step> {
-    let fill = |text: &str| {
-        header
-            .iter()
-            .zip(row)
-            .fold(text.to_owned(), |text, (k, v)| {
-                text.replace(&format!("<{k}>"), v)
-            })
-    };
-    steps
+/// `features` with only the scenarios whose id `keep` accepts.
+pub(crate) fn select(
+    features: &[gherkin::Feature],
+    keep: impl Fn(&str) -> bool,
+) -> Vec<gherkin::Feature> {
+    features
         .iter()
-        .map(|step| {
-            // gherkin resolves And/But to the kind of the step before.
-            let kind = match step.ty {
-                gherkin::StepType::Given => StepKind::Given,
-                gherkin::StepType::When => StepKind::When,
-                gherkin::StepType::Then => StepKind::Then,
-            };
-            Step {
-                kind,
-                text: fill(&step.value),
-                table: step.table.as_ref().map(|t| {
-                    t.rows
-                        .iter()
-                        .map(|r| r.iter().map(|c| fill(c)).collect())
-                        .collect()
-                }),
+        .map(|feature| {
+            let mut feature = feature.clone();
+            let scenarios = std::mem::take(&mut feature.scenarios);
+            feature.scenarios = scenarios
+                .into_iter()
+                .filter(|s| keep(&id_of(&feature, s)))
+                .collect();
+            let mut rules = std::mem::take(&mut feature.rules);
+            for rule in &mut rules {
+                let scenarios = std::mem::take(&mut rule.scenarios);
+                rule.scenarios = scenarios
+                    .into_iter()
+                    .filter(|s| keep(&id_of(&feature, s)))
+                    .collect();
             }
+            feature.rules = rules;
+            feature
         })
         .collect()
 }
 
-/// Selects scenarios by tag: `must,!needs-multi_process` keeps scenarios tagged `must` and
-/// not tagged `needs-multi_process`. Empty selects everything.
-#[derive(Clone, Debug, Default)]
-pub struct TagFilter {
-    include: Vec<String>,
-    exclude: Vec<String>,
+/// Hands already parsed (and selected) features to cucumber.
+pub(crate) struct Parsed;
+
+impl cucumber::Parser<Vec<gherkin::Feature>> for Parsed {
+    type Cli = cucumber::cli::Empty;
+    type Output = futures_util::stream::Iter<
+        std::iter::Map<
+            std::vec::IntoIter<gherkin::Feature>,
+            fn(gherkin::Feature) -> cucumber::parser::Result<gherkin::Feature>,
+        >,
+    >;
+
+    fn parse(self, input: Vec<gherkin::Feature>, _: Self::Cli) -> Self::Output {
+        futures_util::stream::iter(input.into_iter().map(Ok as fn(_) -> _))
+    }
 }
 
-impl TagFilter {
-    /// Parses a comma-separated list; `!tag` or `~tag` excludes, a leading `@` is optional.
-    pub fn parse(expression: &str) -> Self {
-        let mut filter = Self::default();
-        for part in expression
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            match part.strip_prefix('!').or_else(|| part.strip_prefix('~')) {
-                Some(tag) => filter.exclude.push(tag.trim_start_matches('@').to_owned()),
-                None => filter.include.push(part.trim_start_matches('@').to_owned()),
-            }
-        }
-        filter
+/// Which scenarios to run: a cucumber tag expression and a regex over scenario names, as
+/// cucumber's own `--tags` and `--name` take them. The default selects everything.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    tags: Option<TagOperation>,
+    name: Option<Regex>,
+}
+
+impl Filter {
+    /// Everything.
+    pub fn all() -> Self {
+        Self::default()
     }
 
-    /// Whether `scenario` passes the filter.
+    /// Keeps scenarios whose tags satisfy `expression`
+    /// (`@must and not @needs-multi_process`, `@clock or @dpop`); the `@` is optional.
+    pub fn tags(mut self, expression: &str) -> Result<Self, Error> {
+        let expression = expression.trim();
+        if expression.is_empty() {
+            return Ok(self);
+        }
+        let parsed = expression.parse::<TagOperation>().map_err(|e| {
+            Error::new(
+                ErrorKind::Filter,
+                format!("tag expression {expression:?}: {e}"),
+            )
+        })?;
+        self.tags = Some(parsed);
+        Ok(self)
+    }
+
+    /// Keeps scenarios whose name (example row included) matches `pattern`.
+    pub fn name(mut self, pattern: &str) -> Result<Self, Error> {
+        let regex = Regex::new(pattern)
+            .map_err(|e| Error::new(ErrorKind::Filter, format!("name pattern {pattern:?}: {e}")))?;
+        self.name = Some(regex);
+        Ok(self)
+    }
+
+    /// Whether `scenario` is selected.
     pub fn matches(&self, scenario: &Scenario) -> bool {
-        self.include.iter().all(|t| scenario.has_tag(t))
-            && !self.exclude.iter().any(|t| scenario.has_tag(t))
+        self.tags
+            .as_ref()
+            .is_none_or(|t| t.eval(scenario.tags.iter().map(String::as_str)))
+            && self
+                .name
+                .as_ref()
+                .is_none_or(|re| re.is_match(&scenario.name) || re.is_match(&scenario.id))
     }
 }
 
@@ -265,44 +290,53 @@ Feature: Sample
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("sample.feature");
         std::fs::write(&path, FEATURE).expect("write");
-        let scenarios = load_file(&path).expect("parses");
+        let scenarios = catalogue(&[load_file(&path).expect("parses")]);
         let _removed = std::fs::remove_dir_all(&dir);
         scenarios
     }
 
     #[test]
-    fn outlines_expand_per_row_with_background_and_inherited_tags() {
+    fn outlines_expand_per_row_with_inherited_tags() {
         let scenarios = sample();
         let ids: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(
             ids,
             [
-                "sample: Revoking <target> [all]",
-                "sample: Revoking <target> [mine]",
+                "sample: Revoking all [all]",
+                "sample: Revoking mine [mine]",
                 "sample: Plain"
             ]
         );
         let first = &scenarios[0];
-        assert_eq!(first.steps[0].text, "a mock Prelude server");
-        assert_eq!(first.steps[1].text, "the client revokes \"all\" sessions");
-        assert_eq!(first.steps[1].kind, StepKind::When);
         assert_eq!(first.level(), "must");
         assert_eq!(first.needs().collect::<Vec<_>>(), ["revoke"]);
         assert_eq!(first.sources(), ["area"]);
     }
 
     #[test]
-    fn tag_filters_include_and_exclude() {
+    fn tag_expressions_select_like_cucumber() {
         let scenarios = sample();
         let kept = |expr: &str| {
-            scenarios
-                .iter()
-                .filter(|s| TagFilter::parse(expr).matches(s))
-                .count()
+            let filter = Filter::all().tags(expr).expect("valid expression");
+            scenarios.iter().filter(|s| filter.matches(s)).count()
         };
         assert_eq!(kept(""), 3);
-        assert_eq!(kept("must"), 2);
-        assert_eq!(kept("@area,!needs-revoke"), 1);
-        assert_eq!(kept("should,must"), 0);
+        assert_eq!(kept("@must"), 2);
+        assert_eq!(kept("@area and not @needs-revoke"), 1);
+        assert_eq!(kept("@should and @must"), 0);
+        assert_eq!(kept("@should or (@must and not @area)"), 1);
+        assert!(Filter::all().tags("@must and").is_err());
+    }
+
+    #[test]
+    fn names_select_by_regex_over_the_name_and_its_example_row() {
+        let scenarios = sample();
+        let kept = |pattern: &str| {
+            let filter = Filter::all().name(pattern).expect("valid regex");
+            scenarios.iter().filter(|s| filter.matches(s)).count()
+        };
+        assert_eq!(kept("^Revoking"), 2);
+        assert_eq!(kept(r"\[mine\]"), 1);
+        assert!(Filter::all().name("(").is_err());
     }
 }

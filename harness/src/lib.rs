@@ -8,21 +8,28 @@
 //! - **Drivers** reach the SDK: [`InProcess`] for the reference Rust client, [`Adapter`] for
 //!   any program speaking the [adapter protocol](protocol) on stdin/stdout. [`serve`] turns
 //!   any driver into such a program (the `reference-adapter` binary).
-//! - **Runs** ([`Suite`]) start a fresh mock server per scenario, skip scenarios whose
-//!   capabilities the SDK lacks, apply [`ExpectedFailures`], and produce a [`RunReport`]:
-//!   console text, JUnit XML, JSON, and a Markdown [`compare`] table across SDKs.
+//! - **Runs** ([`Suite`]) go through cucumber-rs: the step library is `#[given]`/`#[when]`/
+//!   `#[then]` functions over [`World`], a `before` hook gives each scenario a fresh mock
+//!   server and a driver from [`Drivers`], and a conformance writer turns cucumber's events
+//!   into outcomes (skipped with a reason, expected failure, unexpected pass, flaky) and a
+//!   [`RunReport`]: console text, JUnit XML, JSON, and a Markdown [`compare`] table.
+//! - **Your own steps**: a crate that depends on this one can add `#[given]`/`#[when]`/
+//!   `#[then]` functions over [`World`] and run its own features with [`Suite`]; see
+//!   `harness/examples/custom-steps`.
 //! - **Server side**: `@server` scenarios attack a server over raw HTTP (forged, replayed,
 //!   mis-bound and stale proofs, reused refresh tokens) with [`Suite::run_server`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), prelude_conformance::Error> {
-//! use std::sync::Arc;
-//! use prelude_conformance::{Adapter, Suite};
+//! use prelude_conformance::{Drivers, Suite};
 //!
-//! let adapter = Adapter::spawn("node sdk-under-test/js/adapter.mjs")
+//! let adapters = Drivers::adapters("node sdk-under-test/js/adapter.mjs", 2)
 //!     .await
 //!     .expect("the adapter starts");
-//! let report = Suite::load(&Suite::bundled_features_dir())?.run_sdk(Arc::new(adapter)).await;
+//! let report = Suite::load(&Suite::bundled_features_dir())?
+//!     .jobs(2)
+//!     .run_sdk(adapters)
+//!     .await;
 //! report.write("target/conformance".as_ref(), "web-sdk")?;
 //! # Ok(()) }
 //! ```
@@ -37,14 +44,20 @@ mod report;
 mod runner;
 mod steps;
 mod world;
+mod writer;
 
-pub use driver::{Adapter, Driver, InProcess, serve};
+pub use driver::{Adapter, Driver, Drivers, InProcess, serve};
 pub use error::{Error, ErrorKind};
 pub use expectations::ExpectedFailures;
-pub use features::{Scenario, Step, StepKind, TagFilter};
+pub use features::{Filter, Scenario};
 pub use protocol::{Capability, ClientConfig, Hello, Op, SdkError, SdkInfo};
 pub use report::{Outcome, RunReport, ScenarioResult, Summary, compare, junit};
 pub use runner::{ServerTarget, Suite};
+pub use steps::{StepError, StepResult, Who, ensure};
+pub use world::{Answer, World};
+
+/// Cucumber's step attributes, for steps of your own over [`World`].
+pub use cucumber::{given, then, when};
 
 /// Re-exported so adapters and tests can name the reference client's broken variants.
 pub use prelude_session::BrokenVariant;

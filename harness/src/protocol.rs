@@ -3,11 +3,19 @@
 //! the adapter wire use these types, so the in-process driver and an adapter are
 //! interchangeable.
 //!
+//! Typed end to end: one request variant ([`Op`]) and one result type per op (see
+//! [`Op::check_result`]). The JSON Schema in `docs/adapter-protocol.schema.json` is generated
+//! from these types ([`schema`]); adapter answers are checked against the same types, so the
+//! schema and the check cannot disagree.
+//!
 //! This module owns the message shapes only; transport lives in `driver::adapter` (client
 //! side) and `driver::serve` (adapter side).
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -18,7 +26,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAIN_CLIENT: &str = "main";
 
 /// One request line: `{"id":7,"client":"main","op":"refresh"}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Request {
     /// Chosen by the suite, echoed in the response; requests may be answered out of order.
     pub id: u64,
@@ -35,7 +43,7 @@ fn main_client() -> String {
 }
 
 /// An operation on an SDK client instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Op {
@@ -71,8 +79,8 @@ pub enum Op {
     },
     /// `revokeSessions(target, id)`.
     Revoke {
-        /// `all`, `others`, `mine` or `session`.
-        target: String,
+        /// Which sessions.
+        target: RevokeTarget,
         /// The id for `session` (passed verbatim, even when blank).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_id: Option<String>,
@@ -145,8 +153,252 @@ impl Op {
     }
 }
 
+/// Which sessions `revoke` ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeTarget {
+    /// Every session of the user, this one included.
+    All,
+    /// Every session but this one.
+    Others,
+    /// This session.
+    Mine,
+    /// The session named by `session_id`.
+    Session,
+}
+
+impl FromStr for RevokeTarget {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(Value::String(s.to_owned()))
+            .map_err(|_| format!("unknown revoke target {s:?}"))
+    }
+}
+
+impl Op {
+    /// Checks an adapter's `ok` result for this op against the op's result type; the error
+    /// says what is wrong.
+    pub fn check_result(&self, result: &Value) -> Result<(), String> {
+        fn check<T: DeserializeOwned>(result: &Value) -> Result<(), String> {
+            T::deserialize(result).map(drop).map_err(|e| e.to_string())
+        }
+        match self {
+            Self::Hello => check::<Hello>(result),
+            Self::Login { .. } | Self::Refresh | Self::OtpCheck { .. } => check::<UserInfo>(result),
+            Self::AccessToken => check::<AccessToken>(result),
+            Self::ListSessions { .. } => check::<ListedSessions>(result),
+            Self::AuthorizedGet { .. } => check::<Authorized>(result),
+            Self::State => check::<State>(result),
+            Self::Stored => check::<Stored>(result),
+            Self::Restart => check::<Restarted>(result),
+            Self::Subscribe => check::<Subscription>(result),
+            Self::Events { .. } => check::<Events>(result),
+            Self::Reset
+            | Self::Configure(_)
+            | Self::Invalidate
+            | Self::Logout
+            | Self::Revoke { .. }
+            | Self::Dispose
+            | Self::OtpStart { .. }
+            | Self::OtpRetry
+            | Self::Unsubscribe { .. } => check::<Done>(result),
+        }
+    }
+}
+
+/// The result of ops that return nothing: `{}` (extra members are ignored).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Done {}
+
+/// `login`, `refresh`, `otp_check`: the logged-in user.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UserInfo {
+    /// The access token.
+    pub access_token: String,
+    /// When it expires, Unix seconds.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// The token's `sub`.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The token's `sid`.
+    #[serde(default)]
+    pub session_id: Option<String>,
+}
+
+impl std::fmt::Debug for UserInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserInfo")
+            .field("access_token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `access_token`: the cached token, without network (every member may be `null`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessToken {
+    /// The cached access token.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// When it expires, Unix seconds.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// The session it belongs to.
+    #[serde(default)]
+    pub session_id: Option<String>,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `list_sessions`: one page of the user's sessions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ListedSessions {
+    /// The page.
+    pub sessions: Vec<ListedSession>,
+    /// How many sessions the user has in all.
+    pub total: u64,
+    /// The page size the server applied.
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// The page offset the server applied.
+    #[serde(default)]
+    pub offset: Option<u64>,
+}
+
+/// One listed session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ListedSession {
+    /// The session id.
+    pub id: String,
+    /// `ios`, `android`, `web`, ... as the SDK types it; values it does not know are `unknown`.
+    pub device_type: String,
+    /// Device model, if the server knows it.
+    #[serde(default)]
+    pub device_model: Option<String>,
+    /// OS version, if the server knows it.
+    #[serde(default)]
+    pub os_version: Option<String>,
+    /// Country, if the server knows it.
+    #[serde(default)]
+    pub country_code: Option<String>,
+}
+
+/// `authorized_get`: the final answer's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Authorized {
+    /// HTTP status of the final answer.
+    pub status: u16,
+}
+
+/// `state`: the SDK's session state now, and every state observed since `configure`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct State {
+    /// `logged_out`, `logged_in`, `expired`, `terminated` (or `establishing`).
+    pub state: String,
+    /// The server's code for `terminated`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// States observed since `configure`, in order.
+    #[serde(default)]
+    pub history: Vec<String>,
+}
+
+/// `stored`: whether any credential is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Stored {
+    /// A refresh token, access token or key is stored.
+    pub credentials: bool,
+}
+
+/// `restart`: whether the new instance found a session in storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Restarted {
+    /// The rebuilt instance is logged in.
+    pub logged_in: bool,
+}
+
+/// `subscribe`: the new subscription's id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Subscription {
+    /// Pass it to `unsubscribe` and `events`.
+    pub subscription: u64,
+}
+
+/// `events`: the transitions a subscription delivered so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Events {
+    /// State names, in order.
+    pub events: Vec<String>,
+}
+
+/// The whole protocol, for the generated JSON Schema: what the suite sends, what an adapter
+/// answers, and each op's `ok` result.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct AdapterProtocol {
+    /// A request line.
+    request: Request,
+    /// A response line.
+    response: Response,
+    /// The `ok` result of each op.
+    results: Results,
+}
+
+/// The `ok` result of each op, by op name.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Results {
+    hello: Hello,
+    reset: Done,
+    configure: Done,
+    login: UserInfo,
+    refresh: UserInfo,
+    access_token: AccessToken,
+    invalidate: Done,
+    logout: Done,
+    list_sessions: ListedSessions,
+    revoke: Done,
+    authorized_get: Authorized,
+    state: State,
+    stored: Stored,
+    restart: Restarted,
+    dispose: Done,
+    otp_start: Done,
+    otp_check: UserInfo,
+    otp_retry: Done,
+    subscribe: Subscription,
+    unsubscribe: Done,
+    events: Events,
+}
+
+/// The adapter protocol's JSON Schema, pretty-printed (committed as
+/// `docs/adapter-protocol.schema.json`).
+pub fn schema() -> String {
+    let mut schema = schemars::schema_for!(AdapterProtocol);
+    schema.insert(
+        "title".to_owned(),
+        Value::String(format!(
+            "Prelude conformance adapter protocol v{PROTOCOL_VERSION}"
+        )),
+    );
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
 /// How to build a client instance.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ClientConfig {
     /// Server base URL; the SDK appends `/v1/session`.
     pub base_url: String,
@@ -176,7 +428,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// The adapter's answer to `hello`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Hello {
     /// Protocol version the adapter speaks (must be [`PROTOCOL_VERSION`]).
     pub protocol: u32,
@@ -198,7 +450,7 @@ impl Hello {
 }
 
 /// Name, version and language of the SDK under test.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SdkInfo {
     /// Package name, e.g. `@prelude.so/js-sdk`.
     pub name: String,
@@ -279,7 +531,7 @@ impl Capability {
 }
 
 /// One response line: `{"id":7,"ok":{...}}` or `{"id":7,"error":{...}}`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct Response {
     /// The request's id.
     pub id: u64,
@@ -322,7 +574,7 @@ impl Response {
 }
 
 /// How an SDK call failed, as the adapter reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SdkError {
     /// The broad kind.
     pub kind: ErrorKind,
@@ -359,7 +611,7 @@ impl std::fmt::Display for SdkError {
 }
 
 /// Error kinds on the wire. Adapters map their SDK's errors onto these.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -426,7 +678,7 @@ mod tests {
         assert_eq!(
             request.op,
             Op::Revoke {
-                target: "session".into(),
+                target: RevokeTarget::Session,
                 session_id: Some(String::new())
             }
         );

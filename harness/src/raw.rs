@@ -9,8 +9,6 @@ use prelude_mock_server::ControlClient;
 use prelude_mock_server::proof::{ProofBuilder, ProofKey};
 use serde_json::{Value, json};
 
-use crate::steps::StepError;
-
 /// An answer, read completely.
 #[derive(Clone, Debug)]
 pub(crate) struct RawAnswer {
@@ -44,12 +42,12 @@ pub(crate) fn http(tls: Option<&prelude_mock_server::TlsInfo>) -> reqwest::Clien
 }
 
 /// The server's current time.
-pub(crate) async fn server_now(control: &ControlClient) -> Result<i64, StepError> {
+pub(crate) async fn server_now(control: &ControlClient) -> Result<i64, String> {
     control
         .clock()
         .await
         .map(|c| c.now)
-        .map_err(|e| StepError::failed(format!("cannot read the server clock: {e}")))
+        .map_err(|e| format!("cannot read the server clock: {e}"))
 }
 
 pub(crate) async fn send(
@@ -59,7 +57,7 @@ pub(crate) async fn send(
     refresh_token: Option<&str>,
     body: Option<&Value>,
     user_agent: Option<&str>,
-) -> Result<RawAnswer, StepError> {
+) -> Result<RawAnswer, String> {
     let mut request = http.post(url);
     if let Some(proof) = proof {
         request = request.header("DPoP", proof);
@@ -76,7 +74,7 @@ pub(crate) async fn send(
     let response = request
         .send()
         .await
-        .map_err(|e| StepError::failed(format!("request to {url} failed: {e}")))?;
+        .map_err(|e| format!("request to {url} failed: {e}"))?;
     let header = |name: &str| {
         response
             .headers()
@@ -107,11 +105,11 @@ impl RawSession {
         control: &ControlClient,
         user_id: &str,
         user_agent: Option<&str>,
-    ) -> Result<Self, StepError> {
+    ) -> Result<Self, String> {
         let challenge = control
             .challenge_for(user_id)
             .await
-            .map_err(|e| StepError::failed(format!("cannot mint a challenge: {e}")))?;
+            .map_err(|e| format!("cannot mint a challenge: {e}"))?;
         let key = ProofKey::generate();
         let url = format!("{api_url}/login/finalize");
         let body = json!({"challenge_token": challenge});
@@ -133,19 +131,19 @@ impl RawSession {
             answer = send(http, &url, Some(proof), None, Some(&body), user_agent).await?;
         }
         if answer.status != 200 {
-            return Err(StepError::failed(format!(
+            return Err(format!(
                 "raw login failed: {} {:?}",
                 answer.status, answer.code
-            )));
+            ));
         }
         let refresh_token = answer
             .refresh_token
             .clone()
-            .ok_or_else(|| StepError::failed("finalize sent no X-Refresh-Token"))?;
+            .ok_or_else(|| "finalize sent no X-Refresh-Token".to_owned())?;
         let session_id = answer.body["access_token"]
             .as_str()
             .and_then(sid_of)
-            .ok_or_else(|| StepError::failed("finalize's access token has no sid"))?;
+            .ok_or_else(|| "finalize's access token has no sid".to_owned())?;
         Ok(Self {
             key,
             spent: vec![refresh_token.clone()],

@@ -1,32 +1,38 @@
-//! Runs scenarios: one fresh mock server (random port) and one fresh set of SDK instances
-//! per scenario, steps in order, the first failing step ends the scenario. Applies
-//! capabilities (skip) and expected failures, and times everything.
+//! Runs scenarios on cucumber-rs: one fresh mock server (random port), scratch directory and
+//! driver per scenario (the `before` hook), handed back by the `after` hook. Scenarios whose
+//! capabilities the SDK lacks are skipped before the run; the rest go to cucumber with the
+//! selection, `--jobs`, `--retry` and `--fail-fast` applied, and the conformance writer
+//! turns its events into the [`RunReport`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use cucumber::event::Retries;
+use cucumber::runner::basic::RetryOptions;
+use cucumber::{World as _, gherkin};
+use futures_util::FutureExt;
 use prelude_mock_server::{ControlClient, MockServer};
 
-use crate::driver::Driver;
+use crate::driver::Drivers;
 use crate::error::{Error, ErrorKind};
 use crate::expectations::ExpectedFailures;
-use crate::features::{self, Scenario, TagFilter};
-use crate::protocol::{MAIN_CLIENT, Op, SdkInfo};
+use crate::features::{self, Filter, Parsed, Scenario, id_of};
+use crate::protocol::{Hello, SdkInfo};
 use crate::report::{Outcome, RunReport, ScenarioResult};
-use crate::steps::{self, StepError};
 use crate::world::World;
-
-/// No step may take longer than this (a hung SDK fails the scenario, not the run).
-const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::writer::{self, Conformance, NotRun};
 
 /// Which server a server-side run attacks.
 #[derive(Debug)]
 pub enum ServerTarget {
     /// A fresh in-process mock server per scenario.
     FreshMock,
-    /// A running server with the control API; reset before each scenario.
+    /// A running server with the control API; reset before each scenario (so scenarios
+    /// run one at a time).
     Remote {
         /// Base URL (without `/v1/session`).
         base_url: String,
@@ -37,36 +43,44 @@ pub enum ServerTarget {
     },
 }
 
-/// A set of scenarios and the failures expected of the SDK under test.
+/// A set of scenarios, how to run them, and the failures expected of the SDK under test.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), prelude_conformance::Error> {
-/// use std::sync::Arc;
-/// use prelude_conformance::{InProcess, Suite, TagFilter};
+/// use prelude_conformance::{Drivers, Filter, Suite};
 ///
-/// let suite = Suite::load(&Suite::bundled_features_dir())?.filter(&TagFilter::parse("must"));
-/// let report = suite.run_sdk(Arc::new(InProcess::new())).await;
+/// let suite = Suite::load(&Suite::bundled_features_dir())?
+///     .select(Filter::all().tags("@must and not @needs-multi_process")?)
+///     .jobs(4);
+/// let report = suite.run_sdk(Drivers::in_process()).await;
 /// println!("{}", report.console());
 /// assert!(report.is_success());
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
 pub struct Suite {
-    scenarios: Vec<Scenario>,
-    /// Ids of every loaded scenario, filtered out or not.
-    all_ids: HashSet<String>,
+    features: Vec<gherkin::Feature>,
+    catalogue: Vec<Scenario>,
+    filter: Filter,
     expected: ExpectedFailures,
+    jobs: usize,
+    retries: usize,
+    fail_fast: bool,
     progress: bool,
 }
 
 impl Suite {
     /// Every scenario in the `.feature` files of `dir`.
     pub fn load(dir: &Path) -> Result<Self, Error> {
-        let scenarios = features::load_dir(dir)?;
+        let features = features::load_dir(dir)?;
         Ok(Self {
-            all_ids: scenarios.iter().map(|s| s.id.clone()).collect(),
-            scenarios,
+            catalogue: features::catalogue(&features),
+            features,
+            filter: Filter::all(),
             expected: ExpectedFailures::none(),
+            jobs: 1,
+            retries: 0,
+            fail_fast: false,
             progress: false,
         })
     }
@@ -76,20 +90,18 @@ impl Suite {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../features")
     }
 
-    /// Keeps the scenarios `filter` selects.
+    /// Runs only the scenarios `filter` selects.
     #[must_use]
-    pub fn filter(mut self, filter: &TagFilter) -> Self {
-        self.scenarios.retain(|s| filter.matches(s));
+    pub fn select(mut self, filter: Filter) -> Self {
+        self.filter = filter;
         self
     }
 
     /// Sets the failures expected of the SDK under test. An entry naming no scenario of the
     /// loaded features is an error: the list would be stale or mistyped.
     pub fn expected_failures(mut self, expected: ExpectedFailures) -> Result<Self, Error> {
-        let unknown: Vec<&str> = expected
-            .ids()
-            .filter(|id| !self.all_ids.contains(*id))
-            .collect();
+        let known: HashSet<&str> = self.catalogue.iter().map(|s| s.id.as_str()).collect();
+        let unknown: Vec<&str> = expected.ids().filter(|id| !known.contains(id)).collect();
         if !unknown.is_empty() {
             return Err(Error::new(
                 ErrorKind::ExpectedFailures,
@@ -100,6 +112,29 @@ impl Suite {
         Ok(self)
     }
 
+    /// Runs up to `n` scenarios at once (default 1). Each has its own server and driver;
+    /// adapter runs are also bounded by the number of adapter copies.
+    #[must_use]
+    pub fn jobs(mut self, n: usize) -> Self {
+        self.jobs = n.max(1);
+        self
+    }
+
+    /// Runs a failed scenario up to `n` more times; one that then passes is reported as
+    /// flaky. Scenarios listed as expected failures are not retried.
+    #[must_use]
+    pub fn retries(mut self, n: usize) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// Stops starting scenarios after the first unexpected failure.
+    #[must_use]
+    pub fn fail_fast(mut self, on: bool) -> Self {
+        self.fail_fast = on;
+        self
+    }
+
     /// Prints each scenario's result to stderr as it ends.
     #[must_use]
     pub fn progress(mut self, on: bool) -> Self {
@@ -107,45 +142,74 @@ impl Suite {
         self
     }
 
-    /// The selected scenarios.
-    pub fn scenarios(&self) -> &[Scenario] {
-        &self.scenarios
+    /// Every loaded scenario, selected or not.
+    pub fn catalogue(&self) -> &[Scenario] {
+        &self.catalogue
     }
 
-    /// Runs the SDK scenarios (all but `@server`) through `driver`.
-    pub async fn run_sdk(&self, driver: Arc<dyn Driver>) -> RunReport {
+    /// What an SDK run would do with each selected SDK scenario: `None` runs it, `Some`
+    /// says why it is skipped (a capability `hello` did not declare).
+    pub fn plan_sdk(&self, hello: &Hello) -> Vec<(&Scenario, Option<String>)> {
+        self.selected(false)
+            .map(|s| (s, missing_capability(s, hello)))
+            .collect()
+    }
+
+    /// The server scenarios a server run would run.
+    pub fn plan_server(&self) -> Vec<&Scenario> {
+        self.selected(true).collect()
+    }
+
+    fn selected(&self, server: bool) -> impl Iterator<Item = &Scenario> {
+        self.catalogue
+            .iter()
+            .filter(move |s| s.is_server_side() == server && self.filter.matches(s))
+    }
+
+    /// Runs the SDK scenarios (all but `@server`), each with a driver from `drivers`.
+    pub async fn run_sdk(&self, drivers: Drivers) -> RunReport {
         let started = Instant::now();
-        let mut results = Vec::new();
-        for scenario in self.scenarios.iter().filter(|s| !s.is_server_side()) {
-            let began = Instant::now();
-            let outcome = match missing_capability(scenario, driver.as_ref()) {
-                Some(reason) => Outcome::Skipped { reason },
-                None => run_sdk_scenario(scenario, driver.clone()).await,
-            };
-            results.push(self.finish(scenario, outcome, began));
+        let hello = drivers.hello().clone();
+        let mut skipped = Vec::new();
+        let mut run = HashSet::new();
+        for (scenario, skip) in self.plan_sdk(&hello) {
+            match skip {
+                Some(reason) => {
+                    let outcome = writer::judge(Outcome::Skipped { reason }, None);
+                    skipped.push(writer::result(scenario, outcome, 0));
+                }
+                None => {
+                    run.insert(scenario.id.clone());
+                }
+            }
         }
-        RunReport::new(
-            driver.hello().sdk.clone(),
-            "sdk",
-            unix_now(),
-            elapsed_ms(started),
-            results,
-        )
+        let tls = hello.requires.iter().any(|r| r == "https");
+        let jobs = drivers.capacity().map_or(self.jobs, |c| self.jobs.min(c));
+        let target = Target::Sdk { drivers, tls };
+        let results = self.run(target, run, jobs, skipped).await;
+        RunReport::new(hello.sdk, "sdk", unix_now(), elapsed_ms(started), results)
     }
 
     /// Runs the `@server` scenarios against `target`.
-    pub async fn run_server(&self, target: &ServerTarget) -> RunReport {
+    pub async fn run_server(&self, target: ServerTarget) -> RunReport {
         let started = Instant::now();
-        let mut results = Vec::new();
-        for scenario in self.scenarios.iter().filter(|s| s.is_server_side()) {
-            let began = Instant::now();
-            let outcome = run_server_scenario(scenario, target).await;
-            results.push(self.finish(scenario, outcome, began));
-        }
-        let name = match target {
+        let name = match &target {
             ServerTarget::FreshMock => "prelude-mock-server".to_owned(),
             ServerTarget::Remote { base_url, .. } => base_url.clone(),
         };
+        let run = self
+            .plan_server()
+            .into_iter()
+            .map(|s| s.id.clone())
+            .collect();
+        // A remote server is one shared server, reset before each scenario.
+        let jobs = match target {
+            ServerTarget::FreshMock => self.jobs,
+            ServerTarget::Remote { .. } => 1,
+        };
+        let results = self
+            .run(Target::Server(target), run, jobs, Vec::new())
+            .await;
         let sdk = SdkInfo {
             name,
             version: String::new(),
@@ -154,144 +218,145 @@ impl Suite {
         RunReport::new(sdk, "server", unix_now(), elapsed_ms(started), results)
     }
 
-    fn finish(&self, scenario: &Scenario, outcome: Outcome, began: Instant) -> ScenarioResult {
-        let outcome = match (outcome, self.expected.reason(&scenario.id)) {
-            (Outcome::Passed, Some(reason)) => Outcome::UnexpectedPass {
-                reason: reason.to_owned(),
-            },
-            (Outcome::Failed { step, message }, Some(reason)) => Outcome::ExpectedFailure {
-                reason: reason.to_owned(),
-                step,
-                message,
-            },
-            (outcome, _) => outcome,
-        };
-        let result = ScenarioResult {
-            id: scenario.id.clone(),
-            feature: scenario.feature.clone(),
-            name: scenario.name.clone(),
-            level: scenario.level().to_owned(),
-            sources: scenario.sources(),
-            needs: scenario.needs().map(str::to_owned).collect(),
-            outcome,
-            duration_ms: elapsed_ms(began),
-        };
+    async fn run(
+        &self,
+        target: Target,
+        run: HashSet<String>,
+        jobs: usize,
+        mut results: Vec<ScenarioResult>,
+    ) -> Vec<ScenarioResult> {
+        let catalogue: Arc<HashMap<String, Scenario>> = Arc::new(
+            self.catalogue
+                .iter()
+                .map(|s| (s.id.clone(), s.clone()))
+                .collect(),
+        );
         if self.progress {
-            eprintln!(
-                "{:<16} {} ({} ms)",
-                result.outcome.label(),
-                result.id,
-                result.duration_ms
-            );
+            for r in &results {
+                eprint!("{} {}\n{}", r.outcome.mark(), r.id, r.outcome.details());
+            }
         }
-        result
+        let stop = self.fail_fast.then(|| Arc::new(AtomicBool::new(false)));
+        let writer = Conformance::new(
+            catalogue,
+            self.expected.clone(),
+            stop.clone(),
+            run.len(),
+            self.progress,
+        );
+        let features = features::select(&self.features, |id| run.contains(id));
+        let context = Rc::new(Context { target, stop });
+        let retries = self.retries;
+        let expected = self.expected.clone();
+        let before = context;
+        let writer = World::cucumber::<PathBuf>()
+            .with_parser(Parsed)
+            .with_writer(writer)
+            .max_concurrent_scenarios(jobs)
+            .retry_options(move |feature, _rule, scenario, _cli| {
+                (retries > 0 && expected.reason(&id_of(feature, scenario)).is_none()).then(|| {
+                    RetryOptions {
+                        retries: Retries::initial(retries),
+                        after: None,
+                    }
+                })
+            })
+            .before(move |_feature, _rule, _scenario, world| {
+                let context = before.clone();
+                async move { context.prepare(world).await }.boxed_local()
+            })
+            .after(|_feature, _rule, _scenario, _finished, world| {
+                async move {
+                    if let Some(world) = world {
+                        world.teardown().await;
+                    }
+                }
+                .boxed_local()
+            })
+            .with_default_cli()
+            .run(features)
+            .await;
+        results.extend(writer.into_results());
+        let order: HashMap<&str, usize> = self
+            .catalogue
+            .iter()
+            .map(|s| (s.id.as_str(), s.order))
+            .collect();
+        results.sort_by_key(|r| order.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+        results
     }
 }
 
-fn missing_capability(scenario: &Scenario, driver: &dyn Driver) -> Option<String> {
-    let missing: Vec<&str> = scenario
-        .needs()
-        .filter(|c| !driver.hello().supports(c))
-        .collect();
-    (!missing.is_empty()).then(|| format!("the SDK lacks capability {}", missing.join(", ")))
+/// What a run's scenarios are pointed at.
+enum Target {
+    Sdk { drivers: Drivers, tls: bool },
+    Server(ServerTarget),
 }
 
-async fn run_sdk_scenario(scenario: &Scenario, driver: Arc<dyn Driver>) -> Outcome {
-    let mut builder = MockServer::builder();
-    if driver.hello().requires.iter().any(|r| r == "https") {
-        builder = builder.tls_self_signed();
+/// What the hooks share.
+struct Context {
+    target: Target,
+    stop: Option<Arc<AtomicBool>>,
+}
+
+impl Context {
+    /// Gives `world` its server, scratch directory and driver. A panic here fails the
+    /// scenario at "(setup)" with the panic's message.
+    async fn prepare(&self, world: &mut World) {
+        // Let the writer see the events of scenarios that just finished before deciding.
+        tokio::task::yield_now().await;
+        if self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+            std::panic::panic_any(NotRun);
+        }
+        match &self.target {
+            Target::Sdk { drivers, tls } => {
+                let mut builder = MockServer::builder();
+                if *tls {
+                    builder = builder.tls_self_signed();
+                }
+                let server = start(builder).await;
+                let workdir = scratch_dir();
+                if let Err(e) = std::fs::create_dir_all(&workdir) {
+                    panic!("cannot create {}: {e}", workdir.display());
+                }
+                world.target(
+                    server.url().to_owned(),
+                    server.control().clone(),
+                    server.tls(),
+                );
+                world.server = Some(server);
+                world.workdir = workdir;
+                world.driver = Some(drivers.lend().await);
+            }
+            Target::Server(ServerTarget::FreshMock) => {
+                let server = start(MockServer::builder()).await;
+                world.target(server.url().to_owned(), server.control().clone(), None);
+                world.server = Some(server);
+            }
+            Target::Server(ServerTarget::Remote {
+                base_url,
+                control,
+                tls,
+            }) => {
+                if let Err(e) = control.reset().await {
+                    panic!("cannot reset the server through its control API: {e}");
+                }
+                world.target(base_url.clone(), control.clone(), tls.as_ref());
+            }
+        }
     }
-    let server = match builder.start().await {
+}
+
+async fn start(builder: prelude_mock_server::MockServerBuilder) -> MockServer {
+    match builder.start().await {
         Ok(server) => server,
-        Err(e) => return setup_failure(format!("cannot start the mock server: {e}")),
-    };
-    let workdir = scratch_dir();
-    if let Err(e) = std::fs::create_dir_all(&workdir) {
-        return setup_failure(format!("cannot create {}: {e}", workdir.display()));
+        Err(e) => panic!("cannot start the mock server: {e}"),
     }
-    let mut world = World::new(
-        server.url().to_owned(),
-        server.control().clone(),
-        Some(driver.clone()),
-        workdir.clone(),
-    )
-    .trusting(server.tls());
-    let outcome = run_steps(scenario, &mut world).await;
-    drop(world);
-    let _forgotten = driver.call(MAIN_CLIENT.to_owned(), Op::Reset).await;
-    let _removed = std::fs::remove_dir_all(&workdir);
-    server.shutdown().await;
-    outcome
 }
 
-async fn run_server_scenario(scenario: &Scenario, target: &ServerTarget) -> Outcome {
-    let (server, base_url, control, tls) = match target {
-        ServerTarget::FreshMock => match MockServer::start().await {
-            Ok(server) => {
-                let (url, control) = (server.url().to_owned(), server.control().clone());
-                (Some(server), url, control, None)
-            }
-            Err(e) => return setup_failure(format!("cannot start the mock server: {e}")),
-        },
-        ServerTarget::Remote {
-            base_url,
-            control,
-            tls,
-        } => {
-            if let Err(e) = control.reset().await {
-                return setup_failure(format!(
-                    "cannot reset the server through its control API: {e}"
-                ));
-            }
-            (None, base_url.clone(), control.clone(), tls.as_ref())
-        }
-    };
-    let mut world = World::new(base_url, control, None, scratch_dir()).trusting(tls);
-    let outcome = run_steps(scenario, &mut world).await;
-    if let Some(server) = server {
-        server.shutdown().await;
-    }
-    outcome
-}
-
-async fn run_steps(scenario: &Scenario, world: &mut World) -> Outcome {
-    for step in &scenario.steps {
-        let result = tokio::time::timeout(STEP_TIMEOUT, steps::run(world, step))
-            .await
-            .unwrap_or_else(|_| {
-                Err(StepError::failed(format!(
-                    "the step took longer than {} s",
-                    STEP_TIMEOUT.as_secs()
-                )))
-            });
-        match result {
-            Ok(()) => {}
-            Err(StepError::Failed(message)) => {
-                return Outcome::Failed {
-                    step: step.text.clone(),
-                    message,
-                };
-            }
-            Err(StepError::Skipped(reason)) => return Outcome::Skipped { reason },
-            Err(StepError::Undefined) => {
-                return Outcome::Failed {
-                    step: step.text.clone(),
-                    message: format!(
-                        "undefined step (no definition matches; see {})",
-                        scenario.location
-                    ),
-                };
-            }
-        }
-    }
-    Outcome::Passed
-}
-
-fn setup_failure(message: String) -> Outcome {
-    Outcome::Failed {
-        step: "(setup)".to_owned(),
-        message,
-    }
+fn missing_capability(scenario: &Scenario, hello: &Hello) -> Option<String> {
+    let missing: Vec<&str> = scenario.needs().filter(|c| !hello.supports(c)).collect();
+    (!missing.is_empty()).then(|| format!("the SDK lacks capability {}", missing.join(", ")))
 }
 
 fn scratch_dir() -> PathBuf {

@@ -1,18 +1,35 @@
 //! The state one scenario's steps share: the server under test and its control API, the
-//! SDK driver, the test user, and what earlier steps returned. One `World` per scenario,
-//! dropped (with its mock server) when the scenario ends.
+//! SDK driver, the test user, and what earlier steps returned. Cucumber makes one `World`
+//! per scenario; the runner's `before` hook gives it a fresh mock server, a scratch directory
+//! and a driver, and its `after` hook takes them back ([`World::teardown`]).
+//!
+//! Custom steps in another crate take `&mut World` like the library's own and use its
+//! public methods: [`call`](World::call), [`must`](World::must), [`control`](World::control),
+//! [`journal`](World::journal), [`act`](World::act).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use prelude_mock_server::{ControlClient, JournalEntry, Route};
+use prelude_mock_server::{ControlClient, JournalEntry, MockServer, Route};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::driver::Driver;
-use crate::protocol::{ClientConfig, MAIN_CLIENT, Op, SdkError};
+use crate::driver::{Driver, Lease};
+use crate::protocol::{ClientConfig, ErrorKind, MAIN_CLIENT, Op, SdkError};
 use crate::raw::{RawAnswer, RawSession};
 use crate::steps::StepError;
+
+/// The name of the main client, for steps that say "the client".
+pub(crate) const MAIN: &str = MAIN_CLIENT;
+
+/// No SDK call may take longer than this (a hung SDK fails the scenario, not the run).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What an SDK call answered: its `ok` result or its error.
+pub type Answer = Result<Value, SdkError>;
 
 /// The user scenarios log in as.
 pub(crate) struct TestUser {
@@ -21,12 +38,17 @@ pub(crate) struct TestUser {
     pub(crate) password: String,
 }
 
-pub(crate) struct World {
+/// One scenario's state, shared by its steps.
+#[derive(cucumber::World)]
+#[world(init = Self::empty)]
+pub struct World {
     pub(crate) base_url: String,
     /// For raw requests to the server (trusts its certificate when it has one).
     pub(crate) http: reqwest::Client,
     pub(crate) control: ControlClient,
-    pub(crate) driver: Option<Arc<dyn Driver>>,
+    /// The scenario's own mock server, when the runner started one.
+    pub(crate) server: Option<MockServer>,
+    pub(crate) driver: Option<Lease>,
     pub(crate) workdir: PathBuf,
     pub(crate) user: Option<TestUser>,
     pub(crate) reuse_grace: Option<u64>,
@@ -35,9 +57,9 @@ pub(crate) struct World {
     /// Clients configured so far.
     pub(crate) configured: Vec<String>,
     /// The last result of each client.
-    pub(crate) last: HashMap<String, Result<Value, SdkError>>,
+    pub(crate) last: HashMap<String, Answer>,
     /// Results of the last burst of concurrent calls.
-    pub(crate) burst: Vec<Result<Value, SdkError>>,
+    pub(crate) burst: Vec<Answer>,
     /// Values noted for later comparison.
     pub(crate) noted: HashMap<String, String>,
     /// The main client's session id, from its login.
@@ -54,19 +76,28 @@ pub(crate) struct World {
     pub(crate) last_proof: Option<String>,
 }
 
+impl fmt::Debug for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Tokens and passwords live in here: show only where the scenario runs.
+        f.debug_struct("World")
+            .field("base_url", &self.base_url)
+            .field("workdir", &self.workdir)
+            .field("configured", &self.configured)
+            .finish_non_exhaustive()
+    }
+}
+
 impl World {
-    pub(crate) fn new(
-        base_url: String,
-        control: ControlClient,
-        driver: Option<Arc<dyn Driver>>,
-        workdir: PathBuf,
-    ) -> Self {
+    /// A world with no server yet: the runner's `before` hook fills it in.
+    fn empty() -> Self {
         Self {
-            base_url,
+            base_url: String::new(),
             http: crate::raw::http(None),
-            control,
-            driver,
-            workdir,
+            control: ControlClient::new("http://127.0.0.1:9", None, None)
+                .unwrap_or_else(|_| unreachable!("a plain http URL is a valid control URL")),
+            server: None,
+            driver: None,
+            workdir: PathBuf::new(),
             user: None,
             reuse_grace: None,
             access_ttl: None,
@@ -83,19 +114,60 @@ impl World {
         }
     }
 
-    /// Trusts the server's self-signed certificate for raw requests.
-    pub(crate) fn trusting(mut self, tls: Option<&prelude_mock_server::TlsInfo>) -> Self {
+    /// Points the world at a server (and its certificate, when self-signed).
+    pub(crate) fn target(
+        &mut self,
+        base_url: String,
+        control: ControlClient,
+        tls: Option<&prelude_mock_server::TlsInfo>,
+    ) {
+        self.base_url = base_url;
+        self.control = control;
         self.http = crate::raw::http(tls);
-        self
+    }
+
+    /// Gives the SDK back (forgetting its instances) and stops the scenario's server.
+    pub(crate) async fn teardown(&mut self) {
+        if let Some(lease) = self.driver.take() {
+            let _forgotten = lease.driver().call(MAIN.to_owned(), Op::Reset).await;
+        }
+        if !self.workdir.as_os_str().is_empty() {
+            let _removed = std::fs::remove_dir_all(&self.workdir);
+        }
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
+    /// Marks the start of the scenario's action: the oracle's request counts begin here.
+    /// Every `When` step calls it first; only the first call sets the mark.
+    pub async fn act(&mut self) -> Result<(), StepError> {
+        if self.mark.is_none() {
+            let entries = self.whole_journal(None).await?;
+            self.mark = Some(entries.last().map_or(0, |e| e.seq));
+        }
+        Ok(())
+    }
+
+    /// The server's control API.
+    pub fn control(&self) -> &ControlClient {
+        &self.control
+    }
+
+    /// The server's base URL (without `/v1/session`).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
     }
 
     pub(crate) fn api_url(&self) -> String {
         format!("{}/v1/session", self.base_url.trim_end_matches('/'))
     }
 
-    pub(crate) fn driver(&self) -> Result<Arc<dyn Driver>, StepError> {
+    /// The SDK under test.
+    pub fn driver(&self) -> Result<Arc<dyn Driver>, StepError> {
         self.driver
-            .clone()
+            .as_ref()
+            .map(Lease::driver)
             .ok_or_else(|| StepError::failed("this step needs an SDK; the scenario has none"))
     }
 
@@ -105,32 +177,63 @@ impl World {
             .ok_or_else(|| StepError::failed("no user yet: add \"Given a registered user\""))
     }
 
-    /// Runs `op` on `client`. `unsupported` answers skip the scenario; other SDK errors
-    /// are returned for the steps to judge.
-    pub(crate) async fn call(
-        &self,
-        client: &str,
-        op: Op,
-    ) -> Result<Result<Value, SdkError>, StepError> {
+    /// Runs `op` on `client`. An `unsupported` answer skips the scenario and a protocol
+    /// error fails it; other SDK errors are returned for the steps to judge.
+    pub async fn call(&self, client: &str, op: Op) -> Result<Answer, StepError> {
         let name = op.name();
-        let outcome = self.driver()?.call(client.to_owned(), op).await;
+        let driver = self.driver()?;
+        let outcome = tokio::time::timeout(CALL_TIMEOUT, driver.call(client.to_owned(), op))
+            .await
+            .map_err(|_| {
+                StepError::failed(format!(
+                    "`{name}` did not return within {} s",
+                    CALL_TIMEOUT.as_secs()
+                ))
+            })?;
         match outcome {
-            Err(e) if e.kind == crate::protocol::ErrorKind::Unsupported => Err(StepError::Skipped(
-                format!("the SDK does not support `{name}`: {}", e.message),
-            )),
-            Err(e) if e.kind == crate::protocol::ErrorKind::Protocol => Err(StepError::failed(
-                format!("adapter protocol error on `{name}`: {}", e.message),
-            )),
+            Err(e) if e.kind == ErrorKind::Unsupported => Err(StepError::Skipped(format!(
+                "the SDK does not support `{name}`: {}",
+                e.message
+            ))),
+            Err(e) if e.kind == ErrorKind::Protocol => Err(StepError::failed(format!(
+                "adapter protocol error on `{name}`: {}",
+                e.message
+            ))),
             outcome => Ok(outcome),
         }
     }
 
     /// Runs `op`, which must succeed.
-    pub(crate) async fn must(&self, client: &str, op: Op) -> Result<Value, StepError> {
+    pub async fn must(&self, client: &str, op: Op) -> Result<Value, StepError> {
         let name = op.name();
         self.call(client, op)
             .await?
             .map_err(|e| StepError::failed(format!("`{name}` on client {client:?} failed: {e}")))
+    }
+
+    /// Runs `op`, which must succeed with a result of type `T`.
+    pub async fn must_as<T: DeserializeOwned>(&self, client: &str, op: Op) -> Result<T, StepError> {
+        let name = op.name();
+        let answer = Ok(self.must(client, op).await?);
+        self.decode(name, &answer)
+    }
+
+    /// The successful result of `op`, typed.
+    pub fn decode<T: DeserializeOwned>(&self, op: &str, answer: &Answer) -> Result<T, StepError> {
+        let value = answer
+            .as_ref()
+            .map_err(|e| StepError::failed(format!("`{op}` failed: {e}")))?;
+        serde_json::from_value(value.clone())
+            .map_err(|e| StepError::failed(format!("`{op}` answered a malformed result: {e}")))
+    }
+
+    /// The last result of `client`, which must be a success of type `T`.
+    pub(crate) fn last_ok<T: DeserializeOwned>(
+        &self,
+        client: &str,
+        op: &str,
+    ) -> Result<T, StepError> {
+        self.decode(op, self.last_of(client)?)
     }
 
     /// A configuration for a client with its own `storage` (clients sharing storage name
@@ -158,10 +261,7 @@ impl World {
     }
 
     /// Journal entries after the mark (all of them before it is set), optionally one route.
-    pub(crate) async fn journal(
-        &self,
-        route: Option<Route>,
-    ) -> Result<Vec<JournalEntry>, StepError> {
+    pub async fn journal(&self, route: Option<Route>) -> Result<Vec<JournalEntry>, StepError> {
         self.control
             .journal(self.mark.unwrap_or(0), route)
             .await
@@ -169,7 +269,7 @@ impl World {
     }
 
     /// The whole scenario's journal, optionally one route (for properties that span setup).
-    pub(crate) async fn whole_journal(
+    pub async fn whole_journal(
         &self,
         route: Option<Route>,
     ) -> Result<Vec<JournalEntry>, StepError> {
@@ -189,15 +289,8 @@ impl World {
             .map_err(|e| StepError::failed(format!("cannot list the server's sessions: {e}")))
     }
 
-    /// Sets the mark at the journal's end.
-    pub(crate) async fn set_mark(&mut self) -> Result<(), StepError> {
-        let entries = self.whole_journal(None).await?;
-        self.mark = Some(entries.last().map_or(0, |e| e.seq));
-        Ok(())
-    }
-
-    /// The main client's last result.
-    pub(crate) fn last_of(&self, client: &str) -> Result<&Result<Value, SdkError>, StepError> {
+    /// A client's last result.
+    pub(crate) fn last_of(&self, client: &str) -> Result<&Answer, StepError> {
         self.last
             .get(client)
             .ok_or_else(|| StepError::failed(format!("client {client:?} has not been called yet")))
@@ -208,7 +301,15 @@ impl World {
             .clone()
             .ok_or_else(|| StepError::failed("the client has not logged in in this scenario"))
     }
-}
 
-/// The name of the main client, for steps that say "the client".
-pub(crate) const MAIN: &str = MAIN_CLIENT;
+    pub(crate) fn other_device_sid(&self) -> Result<String, StepError> {
+        self.devices
+            .first()
+            .map(|d| d.session_id.clone())
+            .ok_or_else(|| {
+                StepError::failed(
+                    "no other device: add \"Given another device of the same user is logged in\"",
+                )
+            })
+    }
+}

@@ -3,10 +3,8 @@
 //! scenarios that describe its bug fail, and no others. This table is the note's
 //! mutation table.
 
-use std::sync::Arc;
-
 use futures_util::StreamExt;
-use prelude_conformance::{Adapter, BrokenVariant, Suite};
+use prelude_conformance::{BrokenVariant, Drivers, Suite};
 
 fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
     match variant {
@@ -99,7 +97,9 @@ fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_broken_variant_fails_exactly_the_scenarios_that_describe_its_bug() {
-    let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
+    let suite = Suite::load(&Suite::bundled_features_dir())
+        .expect("features load")
+        .jobs(2);
     // One variant at a time: side by side on two cores, the cross-instance scenarios
     // ("two instances sharing storage") failed for variants that do not touch them.
     let runs = futures_util::stream::iter(BrokenVariant::ALL)
@@ -110,8 +110,10 @@ async fn each_broken_variant_fails_exactly_the_scenarios_that_describe_its_bug()
                     "{} --variant {variant}",
                     env!("CARGO_BIN_EXE_reference-adapter")
                 );
-                let adapter = Adapter::spawn(&command).await.expect("the adapter starts");
-                let report = suite.run_sdk(Arc::new(adapter)).await;
+                let adapters = Drivers::adapters(&command, 2)
+                    .await
+                    .expect("the adapter starts");
+                let report = suite.run_sdk(adapters).await;
                 let failed: Vec<String> =
                     report.failed_ids().into_iter().map(str::to_owned).collect();
                 (variant, failed)

@@ -30,7 +30,7 @@ fn run(args: &[&str], reports: &Path) -> (i32, RunReport) {
         .args(args)
         .arg("--report-dir")
         .arg(reports)
-        .args(["--name", "run"])
+        .args(["--report-name", "run"])
         .output()
         .expect("the CLI runs");
     let report = RunReport::read(&reports.join("run.json"))
@@ -42,7 +42,7 @@ fn run(args: &[&str], reports: &Path) -> (i32, RunReport) {
     (output.status.code().expect("exit code"), report)
 }
 
-const MUST_TAGS: &str = "must,!needs-multi_process";
+const MUST_TAGS: &str = "@must and not @needs-multi_process";
 
 #[test]
 fn a_conforming_adapter_exits_zero_and_writes_json_and_junit() {
@@ -61,7 +61,7 @@ fn a_conforming_adapter_exits_zero_and_writes_json_and_junit() {
 fn a_broken_adapter_exits_one_and_expected_failures_turn_it_green() {
     let reports = scratch("broken");
     let broken = adapter(Some("no-wipe-on-revoke-mine"));
-    let (code, report) = run(&["--adapter", &broken, "--tags", "needs-revoke"], &reports);
+    let (code, report) = run(&["--adapter", &broken, "--tags", "@needs-revoke"], &reports);
     assert_eq!(code, 1);
     assert_eq!(
         report.failed_ids(),
@@ -80,7 +80,7 @@ fn a_broken_adapter_exits_one_and_expected_failures_turn_it_green() {
             "--adapter",
             &broken,
             "--tags",
-            "needs-revoke",
+            "@needs-revoke",
             "--expected-failures",
             &expected,
         ],
@@ -95,7 +95,7 @@ fn a_broken_adapter_exits_one_and_expected_failures_turn_it_green() {
             "--adapter",
             &adapter(None),
             "--tags",
-            "needs-revoke",
+            "@needs-revoke",
             "--expected-failures",
             &expected,
         ],
@@ -124,7 +124,7 @@ fn compare_tabulates_runs_scenario_by_scenario() {
     let good = reports.join("good");
     let bad = reports.join("bad");
     run(
-        &["--adapter", &adapter(None), "--tags", "needs-revoke"],
+        &["--adapter", &adapter(None), "--tags", "@needs-revoke"],
         &good,
     );
     run(
@@ -132,7 +132,7 @@ fn compare_tabulates_runs_scenario_by_scenario() {
             "--adapter",
             &adapter(Some("revoke-blank-session-sent")),
             "--tags",
-            "needs-revoke",
+            "@needs-revoke",
         ],
         &bad,
     );
@@ -179,4 +179,82 @@ fn an_expected_failure_naming_no_scenario_is_a_setup_error() {
         .expect("the CLI runs");
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("logout: No such scenario"));
+}
+
+#[test]
+fn list_shows_what_would_run_and_why_the_rest_is_skipped() {
+    let output = cli()
+        .args([
+            "--adapter",
+            "node sdk-under-test/js/does-not-matter.mjs",
+            "--list",
+        ])
+        .output()
+        .expect("the CLI runs");
+    // An adapter that cannot start is still a setup error, even for --list.
+    assert_eq!(output.status.code(), Some(2));
+
+    let output = cli()
+        .args([
+            "--list",
+            "--tags",
+            "@must and not @needs-revoke",
+            "--name",
+            "logout",
+        ])
+        .output()
+        .expect("the CLI runs");
+    assert_eq!(output.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !text.contains("run   logout: Logout is idempotent"),
+        "@should scenarios are not selected: {text}"
+    );
+    assert!(
+        text.contains(
+            "run   logout: Logout wipes local credentials and revokes the session on the server"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("skip  revoke: Revoking a target that includes this session wipes it [mine]  (not selected by --tags/--name)"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|l| l.ends_with("not selected")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_malformed_tag_expression_is_a_setup_error() {
+    let output = cli()
+        .args(["--tags", "@must and"])
+        .output()
+        .expect("the CLI runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("tag expression"));
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let output = cli().arg("--help").output().expect("the CLI runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--adapter",
+        "--expected-failures",
+        "--features",
+        "--tags",
+        "--name",
+        "--fail-fast",
+        "--retry",
+        "--jobs",
+        "--list",
+        "--report-dir",
+        "--report-name",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
+    }
 }

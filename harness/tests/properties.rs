@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::path::PathBuf;
 
+use prelude_conformance::protocol::RevokeTarget as Wire;
 use prelude_conformance::{BrokenVariant, ClientConfig, Driver, InProcess, Op};
 use prelude_mock_server::{Fault, FaultAction, MockServer, Policy, Route, Verdict};
 use proptest::prelude::*;
@@ -279,17 +280,17 @@ impl<P: Pick> StateMachineTest for ClientMachine<P> {
             }
             Transition::Revoke(target) => {
                 let (target, id) = match target {
-                    Target::All => ("all", None),
-                    Target::Others => ("others", None),
-                    Target::Mine => ("mine", None),
+                    Target::All => (Wire::All, None),
+                    Target::Others => (Wire::Others, None),
+                    Target::Mine => (Wire::Mine, None),
                     Target::OwnId => (
-                        "session",
+                        Wire::Session,
                         Some(s.sid.clone().unwrap_or_else(|| "ses_gone".into())),
                     ),
-                    Target::BlankId => ("session", Some(String::new())),
+                    Target::BlankId => (Wire::Session, Some(String::new())),
                 };
                 let _judged_by_invariants = s.call(Op::Revoke {
-                    target: target.into(),
+                    target,
                     session_id: id,
                 });
             }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prelude_conformance::{Adapter, Driver, InProcess, Suite, serve};
+use prelude_conformance::{Adapter, Drivers, InProcess, Suite, serve};
 use prelude_mock_server::{Fault, FaultAction, MockServer, Route};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -15,12 +15,14 @@ fn adapter_command() -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_adapter_passes_every_scenario() {
-    let adapter = Adapter::spawn(adapter_command())
+    let adapters = Drivers::adapters(adapter_command(), 4)
         .await
-        .expect("the adapter starts");
-    assert_eq!(adapter.hello().sdk.name, "prelude-session");
-    let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
-    let report = suite.run_sdk(Arc::new(adapter)).await;
+        .expect("the adapters start");
+    assert_eq!(adapters.hello().sdk.name, "prelude-session");
+    let suite = Suite::load(&Suite::bundled_features_dir())
+        .expect("features load")
+        .jobs(4);
+    let report = suite.run_sdk(adapters).await;
     println!("{}", report.console());
     assert_eq!(report.summary.skipped, 0);
     assert!(report.is_success(), "{}", report.summary_line());

@@ -1,17 +1,15 @@
 //! `prelude-conformance`: runs the conformance suite against an SDK adapter (or the
 //! reference client), attacks a server, or compares result files.
 //!
-//! Exit status: 0 when every scenario passed, was skipped or failed as expected; 1 on any
-//! unexpected failure or unexpected pass; 2 when the run itself could not happen.
+//! Exit status: 0 when every scenario passed, was skipped, failed as expected or was flaky;
+//! 1 on any unexpected failure or unexpected pass; 2 when the run itself could not happen.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use prelude_conformance::{
-    Adapter, Driver, ExpectedFailures, InProcess, RunReport, ServerTarget, Suite, TagFilter,
-    compare,
+    Drivers, ExpectedFailures, Filter, RunReport, Scenario, ServerTarget, Suite, compare,
 };
 use prelude_mock_server::{ControlClient, TlsInfo};
 
@@ -20,6 +18,12 @@ use prelude_mock_server::{ControlClient, TlsInfo};
 #[command(
     version,
     about = "Conformance suite for Prelude session SDKs",
+    long_about = "Conformance suite for Prelude session SDKs.\n\n\
+        Without a subcommand, runs the SDK scenarios against the reference client in process, \
+        or against any SDK through --adapter. Exit status: 0 when every scenario passed, was \
+        skipped, failed as expected or was flaky; 1 on an unexpected failure or unexpected \
+        pass; 2 when the run could not happen (bad arguments, unreadable features, an adapter \
+        that does not start).",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -42,31 +46,49 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Print the adapter protocol's JSON Schema (requests, responses, each op's result).
+    Schema,
 }
 
 #[derive(Args)]
 struct Common {
     /// Directory of `.feature` files (default: ./features, else the bundled ones).
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     features: Option<PathBuf>,
-    /// Tag filter: `must,!needs-multi_process` (comma = and, `!` = not).
-    #[arg(long, default_value = "")]
+    /// Cucumber tag expression selecting scenarios, e.g. '@must and not @needs-multi_process'.
+    #[arg(long, short = 't', value_name = "EXPR", default_value = "")]
     tags: String,
-    /// Where to write `<name>.json` and `<name>.junit.xml`.
-    #[arg(long, default_value = "target/conformance")]
+    /// Run only scenarios whose name (or id) matches this regex.
+    #[arg(long, short = 'n', value_name = "REGEX")]
+    name: Option<String>,
+    /// Start no new scenario after the first unexpected failure (those report as skipped).
+    #[arg(long)]
+    fail_fast: bool,
+    /// Run a failed scenario up to N more times; one that then passes is reported as flaky.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retry: usize,
+    /// Run up to N scenarios at once (adapter runs start N copies of the adapter).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1)]
+    jobs: usize,
+    /// List the selected scenarios, whether each would run or why it is skipped, and run
+    /// nothing.
+    #[arg(long)]
+    list: bool,
+    /// Where to write `<report name>.json` and `<report name>.junit.xml`.
+    #[arg(long, value_name = "DIR", default_value = "target/conformance")]
     report_dir: PathBuf,
     /// Report file stem (default: derived from the SDK name).
-    #[arg(long)]
-    name: Option<String>,
+    #[arg(long, value_name = "STEM")]
+    report_name: Option<String>,
 }
 
 #[derive(Args)]
 struct SdkArgs {
-    /// Adapter command, run with `sh -c` (default: the reference client in-process).
-    #[arg(long)]
+    /// Adapter command, run with `sh -c` (default: the reference client in process).
+    #[arg(long, value_name = "CMD")]
     adapter: Option<String>,
     /// TOML file of `"<scenario id>" = "<reason>"` failures to expect.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     expected_failures: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
@@ -81,7 +103,7 @@ struct ServerArgs {
     #[arg(long, env = "PRELUDE_MOCK_CONTROL_TOKEN")]
     control_token: Option<String>,
     /// PEM certificate to trust (a server started with `prelude-mock --tls`).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
@@ -94,6 +116,10 @@ async fn main() -> ExitCode {
         None => run_sdk(cli.sdk).await,
         Some(Command::Server(args)) => run_server(args).await,
         Some(Command::Compare { results, output }) => run_compare(&results, output.as_deref()),
+        Some(Command::Schema) => {
+            print!("{}", prelude_conformance::protocol::schema());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     result.unwrap_or_else(|message| {
         eprintln!("prelude-conformance: {message}");
@@ -110,9 +136,18 @@ fn suite(common: &Common) -> Result<Suite, String> {
             Suite::bundled_features_dir()
         }
     });
+    let mut filter = Filter::all()
+        .tags(&common.tags)
+        .map_err(|e| e.to_string())?;
+    if let Some(name) = &common.name {
+        filter = filter.name(name).map_err(|e| e.to_string())?;
+    }
     Ok(Suite::load(&dir)
         .map_err(|e| e.to_string())?
-        .filter(&TagFilter::parse(&common.tags))
+        .select(filter)
+        .jobs(common.jobs)
+        .retries(common.retry)
+        .fail_fast(common.fail_fast)
         .progress(true))
 }
 
@@ -124,20 +159,27 @@ async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
             .expected_failures(expected)
             .map_err(|e| e.to_string())?;
     }
-    let driver: Arc<dyn Driver> = match &args.adapter {
-        Some(command) => Arc::new(
-            Adapter::spawn(command)
-                .await
-                .map_err(|e| format!("adapter: {e}"))?,
-        ),
-        None => Arc::new(InProcess::new()),
+    let drivers = match &args.adapter {
+        Some(command) => Drivers::adapters(command, args.common.jobs)
+            .await
+            .map_err(|e| format!("adapter: {e}"))?,
+        None => Drivers::in_process(),
     };
-    let report = suite.run_sdk(driver).await;
+    if args.common.list {
+        let plan = suite.plan_sdk(drivers.hello());
+        return Ok(list(&suite, &plan, false));
+    }
+    let report = suite.run_sdk(drivers).await;
     finish(&report, &args.common)
 }
 
 async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
     let suite = suite(&args.common)?;
+    if args.common.list {
+        let plan: Vec<(&Scenario, Option<String>)> =
+            suite.plan_server().into_iter().map(|s| (s, None)).collect();
+        return Ok(list(&suite, &plan, true));
+    }
     let target = match args.url {
         Some(url) => {
             let tls = match &args.ca_cert {
@@ -158,14 +200,44 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
         }
         None => ServerTarget::FreshMock,
     };
-    let report = suite.run_server(&target).await;
+    let report = suite.run_server(target).await;
     finish(&report, &args.common)
+}
+
+/// `--list`: every scenario of the run's kind, and what the run would do with it.
+fn list(suite: &Suite, plan: &[(&Scenario, Option<String>)], server: bool) -> ExitCode {
+    let mut runs = 0;
+    for (scenario, skip) in plan {
+        match skip {
+            None => {
+                runs += 1;
+                println!("run   {}", scenario.id);
+            }
+            Some(reason) => println!("skip  {}  ({reason})", scenario.id),
+        }
+    }
+    let planned: std::collections::HashSet<&str> =
+        plan.iter().map(|(s, _)| s.id.as_str()).collect();
+    let mut unselected = 0;
+    for scenario in suite
+        .catalogue()
+        .iter()
+        .filter(|s| s.is_server_side() == server && !planned.contains(s.id.as_str()))
+    {
+        unselected += 1;
+        println!("skip  {}  (not selected by --tags/--name)", scenario.id);
+    }
+    println!(
+        "{runs} would run, {} skipped, {unselected} not selected",
+        plan.len() - runs
+    );
+    ExitCode::SUCCESS
 }
 
 fn finish(report: &RunReport, common: &Common) -> Result<ExitCode, String> {
     print!("{}", report.console());
     let stem = common
-        .name
+        .report_name
         .clone()
         .unwrap_or_else(|| slug(&report.sdk.name));
     report

@@ -24,7 +24,14 @@ use crate::protocol::{
 /// How long one operation may take before the adapter is considered hung.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Response>>>>;
+/// Waiters by request id; each gets the answer line, parsed or not.
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>;
+
+/// One answer line: the response, or why it is not one, with the line itself.
+struct Answer {
+    line: String,
+    response: Result<Response, String>,
+}
 
 /// Drives the SDK behind an adapter command (run with `sh -c`).
 pub struct Adapter {
@@ -135,6 +142,7 @@ impl Process {
     async fn call(&self, client: String, op: Op) -> Result<Value, SdkError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = op.name();
+        let expects = op.clone();
         let (tx, rx) = oneshot::channel();
         self.pending
             .lock()
@@ -158,7 +166,22 @@ impl Process {
             }
         }
         match tokio::time::timeout(CALL_TIMEOUT, rx).await {
-            Ok(Ok(response)) => response.into_outcome(),
+            Ok(Ok(Answer { line, response })) => {
+                let line = redacted(&line);
+                let outcome = response
+                    .map_err(|e| {
+                        protocol(format!("malformed answer to `{name}`: {e}; line: {line}"))
+                    })?
+                    .into_outcome();
+                if let Ok(result) = &outcome {
+                    expects.check_result(result).map_err(|e| {
+                        protocol(format!(
+                            "the `ok` result of `{name}` does not match the protocol: {e}; line: {line}"
+                        ))
+                    })?;
+                }
+                outcome
+            }
             Ok(Err(_)) => Err(protocol(format!(
                 "the adapter exited before answering `{name}`"
             ))),
@@ -180,25 +203,29 @@ impl Process {
     }
 }
 
-/// Hands each answer line to whoever waits for its id. Lines that are not responses (an
-/// SDK printing to stdout) are reported on stderr and skipped.
+/// Hands each answer line to whoever waits for its id, malformed or not (the waiter reports
+/// what is wrong). Lines without an id (an SDK printing to stdout) are reported on stderr and
+/// skipped.
 async fn read_answers(stdout: BufReader<tokio::process::ChildStdout>, pending: Pending) {
     let mut lines = stdout.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Response>(&line) {
-            Ok(response) => {
-                let waiter = pending
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&response.id);
-                if let Some(waiter) = waiter {
-                    let _unwaited = waiter.send(response);
-                }
-            }
-            Err(e) => eprintln!("prelude-conformance: ignoring adapter output line ({e})"),
+        let id = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|v| v.get("id").and_then(Value::as_u64));
+        let Some(id) = id else {
+            eprintln!("prelude-conformance: ignoring adapter output that is not an answer: {line}");
+            continue;
+        };
+        let response = serde_json::from_str::<Response>(&line).map_err(|e| e.to_string());
+        let waiter = pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        if let Some(waiter) = waiter {
+            let _unwaited = waiter.send(Answer { line, response });
         }
     }
     // EOF: dropping the senders tells every waiter the adapter is gone.
@@ -208,6 +235,48 @@ async fn read_answers(stdout: BufReader<tokio::process::ChildStdout>, pending: P
         .clear();
 }
 
+/// `line` with every token and password value replaced, for error messages and reports.
+fn redacted(line: &str) -> String {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(members) => {
+                for (key, value) in members.iter_mut() {
+                    if (key.contains("token") || key.contains("password")) && value.is_string() {
+                        *value = Value::String("[redacted]".to_owned());
+                    } else {
+                        walk(value);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match serde_json::from_str::<Value>(line) {
+        Ok(mut value) => {
+            walk(&mut value);
+            value.to_string()
+        }
+        Err(_) => "[not JSON]".to_owned(),
+    }
+}
+
 fn protocol(message: impl Into<String>) -> SdkError {
     SdkError::new(ErrorKind::Protocol, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_lines_in_messages_never_show_tokens() {
+        let line = r#"{"id":3,"ok":{"access_token":"eyJsecret","expires_at":"soon","nested":[{"refresh_token":"rt"}]}}"#;
+        let shown = redacted(line);
+        assert!(
+            !shown.contains("eyJsecret") && !shown.contains("\"rt\""),
+            "{shown}"
+        );
+        assert!(shown.contains("\"soon\""), "{shown}");
+    }
 }

@@ -9,15 +9,18 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use prelude_session::{
-    BrokenVariant, Error, FileStore, RetryPolicy, RevokeTarget, SessionClient, SessionState,
-    StateEvents, Store, Unsubscribe,
+    BrokenVariant, Error, FileStore, RetryPolicy, SessionClient, SessionState, StateEvents, Store,
+    Unsubscribe,
 };
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::task::JoinHandle;
 
 use super::Driver;
 use crate::protocol::{
-    Capability, ClientConfig, ErrorKind, Hello, Op, PROTOCOL_VERSION, SdkError, SdkInfo,
+    AccessToken, Authorized, Capability, ClientConfig, Done, ErrorKind, Events, Hello,
+    ListedSession, ListedSessions, Op, PROTOCOL_VERSION, Restarted, RevokeTarget, SdkError,
+    SdkInfo, State, Stored, Subscription as SubscriptionId, UserInfo,
 };
 
 /// Drives the reference client in this process, optionally with a deliberate defect.
@@ -147,7 +150,7 @@ impl InProcess {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .clear();
-                Ok(json!({}))
+                Ok(result(Done {}))
             }
             Op::Configure(config) => {
                 let instance = Arc::new(self.build(config)?);
@@ -155,7 +158,7 @@ impl InProcess {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(name, instance);
-                Ok(json!({}))
+                Ok(result(Done {}))
             }
             Op::Restart => {
                 let config = self.instance(&name)?.config.clone();
@@ -170,7 +173,7 @@ impl InProcess {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(name, instance);
-                Ok(json!({ "logged_in": logged_in }))
+                Ok(result(Restarted { logged_in }))
             }
             op => {
                 let instance = self.instance(&name)?;
@@ -204,65 +207,64 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
                 .login_with_password(&email, &password)
                 .await
                 .map_err(sdk_error)?;
-            Ok(user_json(&user))
+            Ok(user_result(&user))
         }
         Op::Refresh => client
             .refresh()
             .await
-            .map(|u| user_json(&u))
+            .map(|u| user_result(&u))
             .map_err(sdk_error),
-        Op::AccessToken => Ok(json!({
-            "access_token": client.access_token(),
-            "expires_at": client.access_token_expires_at(),
-            "session_id": client.session_id(),
+        Op::AccessToken => Ok(result(AccessToken {
+            access_token: client.access_token(),
+            expires_at: client.access_token_expires_at(),
+            session_id: client.session_id(),
         })),
         Op::Invalidate => {
             client.invalidate_cache();
-            Ok(json!({}))
+            Ok(result(Done {}))
         }
-        Op::Logout => client.logout().await.map(|()| json!({})).map_err(sdk_error),
+        Op::Logout => client.logout().await.map(done).map_err(sdk_error),
         Op::ListSessions { limit, offset } => {
             let page = client
                 .list_sessions(limit, offset)
                 .await
                 .map_err(sdk_error)?;
-            let sessions: Vec<Value> = page
+            let sessions = page
                 .sessions
                 .iter()
-                .map(|s| {
-                    json!({
-                        "id": s.id,
-                        "device_type": format!("{:?}", s.device_type).to_lowercase(),
-                        "device_model": s.device_model,
-                        "os_version": s.os_version,
-                        "country_code": s.country_code,
-                    })
+                .map(|s| ListedSession {
+                    id: s.id.clone(),
+                    device_type: format!("{:?}", s.device_type).to_lowercase(),
+                    device_model: Some(s.device_model.clone()),
+                    os_version: Some(s.os_version.clone()),
+                    country_code: Some(s.country_code.clone()),
                 })
                 .collect();
-            Ok(json!({
-                "sessions": sessions,
-                "total": page.total,
-                "limit": page.limit,
-                "offset": page.offset,
+            Ok(result(ListedSessions {
+                sessions,
+                total: page.total,
+                limit: Some(page.limit),
+                offset: Some(page.offset),
             }))
         }
         Op::Revoke { target, session_id } => {
-            let target = match (target.as_str(), session_id) {
-                ("all", _) => RevokeTarget::All,
-                ("others", _) => RevokeTarget::Others,
-                ("mine", _) => RevokeTarget::Mine,
-                ("session", Some(id)) => RevokeTarget::Session(id),
-                (other, _) => {
+            use prelude_session::RevokeTarget as Target;
+            let target = match (target, session_id) {
+                (RevokeTarget::All, _) => Target::All,
+                (RevokeTarget::Others, _) => Target::Others,
+                (RevokeTarget::Mine, _) => Target::Mine,
+                (RevokeTarget::Session, Some(id)) => Target::Session(id),
+                (RevokeTarget::Session, None) => {
                     return Err(SdkError::new(
                         ErrorKind::InvalidArgument,
-                        format!("unknown revoke target {other:?}"),
+                        "revoking a session needs its `session_id`",
                     ));
                 }
             };
             client
                 .revoke_sessions(target)
                 .await
-                .map(|()| json!({}))
+                .map(done)
                 .map_err(sdk_error)
         }
         Op::AuthorizedGet { path } => {
@@ -271,7 +273,9 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
                 .authorized(|http| http.get(&url))
                 .await
                 .map_err(sdk_error)?;
-            Ok(json!({ "status": response.status().as_u16() }))
+            Ok(result(Authorized {
+                status: response.status().as_u16(),
+            }))
         }
         Op::State => {
             // One reading, so name and code cannot come from two different states.
@@ -286,31 +290,33 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
-            Ok(json!({ "state": state, "code": code, "history": history }))
+            Ok(result(State {
+                state,
+                code,
+                history,
+            }))
         }
         Op::Stored => {
             let stored = instance.store.load().map_err(sdk_error)?;
-            Ok(json!({ "credentials": stored.is_some() }))
+            Ok(result(Stored {
+                credentials: stored.is_some(),
+            }))
         }
         Op::Dispose => {
             client.dispose();
-            Ok(json!({}))
+            Ok(result(Done {}))
         }
         Op::OtpStart { identifier } => client
             .start_otp_login(&identifier)
             .await
-            .map(|()| json!({}))
+            .map(done)
             .map_err(sdk_error),
         Op::OtpCheck { code } => client
             .check_otp(&code)
             .await
-            .map(|u| user_json(&u))
+            .map(|u| user_result(&u))
             .map_err(sdk_error),
-        Op::OtpRetry => client
-            .retry_otp()
-            .await
-            .map(|()| json!({}))
-            .map_err(sdk_error),
+        Op::OtpRetry => client.retry_otp().await.map(done).map_err(sdk_error),
         Op::Subscribe => {
             let stream = client.subscribe();
             let unsubscribe = stream.unsubscriber();
@@ -323,18 +329,22 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
                 stream,
                 events: Vec::new(),
             });
-            Ok(json!({ "subscription": subscriptions.len() - 1 }))
+            Ok(result(SubscriptionId {
+                subscription: u64::try_from(subscriptions.len() - 1).unwrap_or(u64::MAX),
+            }))
         }
         Op::Unsubscribe { subscription } => with_subscription(instance, subscription, |s| {
             s.unsubscribe.unsubscribe();
-            json!({})
+            result(Done {})
         }),
         Op::Events { subscription } => with_subscription(instance, subscription, |s| {
             // Transitions are published synchronously, so everything up to now is queued.
             while let Some(state) = s.stream.try_next() {
                 s.events.push(state_name(&state));
             }
-            json!({ "events": s.events })
+            result(Events {
+                events: s.events.clone(),
+            })
         }),
         Op::Hello | Op::Reset | Op::Configure(_) | Op::Restart => Err(SdkError::new(
             ErrorKind::Protocol,
@@ -359,13 +369,22 @@ fn with_subscription(
         .ok_or_else(|| SdkError::new(ErrorKind::InvalidArgument, format!("no subscription {id}")))
 }
 
-fn user_json(user: &prelude_session::User) -> Value {
-    json!({
-        "access_token": user.access_token,
-        "expires_at": user.expires_at,
-        "user_id": user.user_id(),
-        "session_id": user.session_id(),
+fn user_result(user: &prelude_session::User) -> Value {
+    result(UserInfo {
+        access_token: user.access_token.clone(),
+        expires_at: Some(user.expires_at),
+        user_id: user.user_id().map(str::to_owned),
+        session_id: user.session_id().map(str::to_owned),
     })
+}
+
+/// A typed result on the wire.
+fn result(typed: impl Serialize) -> Value {
+    serde_json::to_value(typed).unwrap_or_default()
+}
+
+fn done(_: ()) -> Value {
+    result(Done {})
 }
 
 fn state_name(state: &SessionState) -> String {

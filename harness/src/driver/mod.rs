@@ -2,11 +2,13 @@
 //!
 //! - [`InProcess`] drives the reference Rust client directly;
 //! - [`Adapter`] drives any program that speaks the adapter protocol on stdin/stdout;
+//! - [`Drivers`] lends one driver per scenario, so scenarios can run side by side;
 //! - [`serve`] is the other side of that protocol: it exposes any driver as an adapter (the
 //!   `reference-adapter` binary is `serve` over [`InProcess`]).
 
 mod adapter;
 mod in_process;
+mod pool;
 mod serve;
 
 use futures_util::future::BoxFuture;
@@ -14,6 +16,8 @@ use serde_json::Value;
 
 pub use adapter::Adapter;
 pub use in_process::InProcess;
+pub use pool::Drivers;
+pub(crate) use pool::Lease;
 pub use serve::serve;
 
 use crate::protocol::{Hello, Op, SdkError};

@@ -38,7 +38,9 @@ pub fn compare(runs: &[(String, RunReport)]) -> String {
                 Some(Outcome::Passed) => "✅ passed".to_owned(),
                 Some(outcome) => {
                     let note = match outcome {
-                        Outcome::Failed { message, .. } => message.clone(),
+                        Outcome::Failed { message, .. } | Outcome::Flaky { message, .. } => {
+                            message.clone()
+                        }
                         Outcome::Skipped { reason }
                         | Outcome::UnexpectedPass { reason }
                         | Outcome::ExpectedFailure { reason, .. } => reason.clone(),
@@ -49,6 +51,7 @@ pub fn compare(runs: &[(String, RunReport)]) -> String {
                         Outcome::Failed { .. } => "❌",
                         Outcome::Skipped { .. } => "⏭️",
                         Outcome::ExpectedFailure { .. } => "⚠️",
+                        Outcome::Flaky { .. } => "🔁",
                         _ => "❗",
                     };
                     format!("{icon} {} [{}]", outcome.label(), notes.len())

@@ -1,9 +1,16 @@
-//! JUnit XML, the format CI systems display: one `<testsuite>` per feature, one
-//! `<testcase>` per scenario; expected failures are reported as passing cases with the
-//! reason in `<system-out>`, so they show without failing the build.
+//! JUnit XML, the format CI systems display, written with `quick-junit` (nextest's model):
+//! one `<testsuite>` per feature, one `<testcase>` per scenario.
+//!
+//! - failed and unexpected pass: `<failure>` with the step (or reason) and the message;
+//! - skipped: `<skipped>` with the reason;
+//! - expected failure: a passing case with the reason and failure in `<system-out>`, so it
+//!   shows without failing the build;
+//! - flaky: a passing case with the failed attempt as a `<flakyFailure>`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use super::{Outcome, RunReport, ScenarioResult};
 
@@ -13,116 +20,136 @@ pub fn junit(report: &RunReport) -> String {
     for s in &report.scenarios {
         features.entry(&s.feature).or_default().push(s);
     }
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = report
-        .scenarios
-        .iter()
-        .filter(|s| s.outcome.is_unexpected())
-        .count();
-    let skipped = report.summary.skipped;
-    let _ = writeln!(
-        xml,
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{:.3}\">",
-        escape(&format!("{} {}", report.sdk.name, report.sdk.version)),
-        report.scenarios.len(),
-        report.duration_ms as f64 / 1000.0
-    );
+    let mut xml = Report::new(format!("{} {}", report.sdk.name, report.sdk.version).trim());
+    xml.set_time(Duration::from_millis(report.duration_ms));
     for (feature, scenarios) in features {
-        let failures = scenarios
-            .iter()
-            .filter(|s| s.outcome.is_unexpected())
-            .count();
-        let skipped = scenarios
-            .iter()
-            .filter(|s| matches!(s.outcome, Outcome::Skipped { .. }))
-            .count();
-        let time: u64 = scenarios.iter().map(|s| s.duration_ms).sum();
-        let _ = writeln!(
-            xml,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{:.3}\">",
-            escape(feature),
-            scenarios.len(),
-            time as f64 / 1000.0
-        );
-        for s in scenarios {
-            let _ = write!(
-                xml,
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-                escape(feature),
-                escape(&s.name),
-                s.duration_ms as f64 / 1000.0
-            );
-            match &s.outcome {
-                Outcome::Passed => xml.push_str("/>\n"),
-                Outcome::Failed { step, message } => {
-                    let _ = writeln!(
-                        xml,
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                        escape(step),
-                        escape(message)
-                    );
-                }
-                Outcome::UnexpectedPass { reason } => {
-                    let _ = writeln!(
-                        xml,
-                        ">\n      <failure message=\"passed, but listed as an expected failure\">{}</failure>\n    </testcase>",
-                        escape(reason)
-                    );
-                }
-                Outcome::Skipped { reason } => {
-                    let _ = writeln!(
-                        xml,
-                        ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                        escape(reason)
-                    );
-                }
-                Outcome::ExpectedFailure {
-                    reason,
-                    step,
-                    message,
-                } => {
-                    let _ = writeln!(
-                        xml,
-                        ">\n      <system-out>expected failure: {}\nstep: {}\n{}</system-out>\n    </testcase>",
-                        escape(reason),
-                        escape(step),
-                        escape(message)
-                    );
-                }
-            }
-        }
-        xml.push_str("  </testsuite>\n");
+        let mut suite = TestSuite::new(feature);
+        suite.set_time(Duration::from_millis(
+            scenarios.iter().map(|s| s.duration_ms).sum(),
+        ));
+        suite.add_test_cases(scenarios.into_iter().map(|s| case(feature, s)));
+        xml.add_test_suite(suite);
     }
-    xml.push_str("</testsuites>\n");
-    xml
+    // Serializing an in-memory report only fails on I/O, which a String cannot have.
+    xml.to_string().unwrap_or_default()
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 cannot carry other control characters at all.
-            c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push('\u{FFFD}'),
-            c => out.push(c),
+fn case(feature: &str, s: &ScenarioResult) -> TestCase {
+    let status = match &s.outcome {
+        Outcome::Passed => TestCaseStatus::success(),
+        Outcome::Failed { step, message } => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(format!("step: {step}"))
+                .set_description(message.as_str());
+            status
         }
+        Outcome::UnexpectedPass { reason } => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message("passed, but listed as an expected failure")
+                .set_description(reason.as_str());
+            status
+        }
+        Outcome::Skipped { reason } => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(reason.as_str());
+            status
+        }
+        Outcome::ExpectedFailure { .. } => TestCaseStatus::success(),
+        Outcome::Flaky { step, message, .. } => {
+            let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+            rerun
+                .set_message(format!("step: {step}"))
+                .set_description(message.as_str());
+            let mut status = TestCaseStatus::success();
+            status.add_rerun(rerun);
+            status
+        }
+    };
+    let mut case = TestCase::new(s.name.as_str(), status);
+    case.set_classname(feature)
+        .set_time(Duration::from_millis(s.duration_ms));
+    if let Outcome::ExpectedFailure {
+        reason,
+        step,
+        message,
+    } = &s.outcome
+    {
+        case.set_system_out(format!(
+            "expected failure: {reason}\nstep: {step}\n{message}"
+        ));
     }
-    out
+    case
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::SdkInfo;
+
+    fn result(name: &str, outcome: Outcome) -> ScenarioResult {
+        ScenarioResult {
+            id: format!("f: {name}"),
+            feature: "f".into(),
+            name: name.into(),
+            level: "must".into(),
+            sources: Vec::new(),
+            needs: Vec::new(),
+            outcome,
+            duration_ms: 5,
+        }
+    }
 
     #[test]
-    fn markup_and_control_characters_are_escaped() {
-        assert_eq!(
-            escape("a<b & \"c\"\u{1}"),
-            "a&lt;b &amp; &quot;c&quot;\u{FFFD}"
+    fn every_outcome_maps_to_its_junit_form() {
+        let sdk = SdkInfo {
+            name: "sdk".into(),
+            version: "1".into(),
+            language: "rust".into(),
+        };
+        let report = RunReport::new(
+            sdk,
+            "sdk",
+            0,
+            10,
+            vec![
+                result("pass", Outcome::Passed),
+                result(
+                    "fail <&>",
+                    Outcome::Failed {
+                        step: "the call succeeds".into(),
+                        message: "got \"x\"\u{1}".into(),
+                    },
+                ),
+                result(
+                    "skip",
+                    Outcome::Skipped {
+                        reason: "no capability".into(),
+                    },
+                ),
+                result(
+                    "flaky",
+                    Outcome::Flaky {
+                        attempts: 2,
+                        step: "s".into(),
+                        message: "m".into(),
+                    },
+                ),
+            ],
+        );
+        let xml = junit(&report);
+        assert!(xml.contains(r#"failures="1""#), "{xml}");
+        assert!(xml.contains(r#"skipped="1""#), "{xml}");
+        assert!(xml.contains("fail &lt;&amp;&gt;"), "{xml}");
+        assert!(
+            xml.contains(r#"<skipped message="no capability"/>"#),
+            "{xml}"
+        );
+        assert!(xml.contains("<flakyFailure"), "{xml}");
+        assert!(
+            !xml.contains('\u{1}'),
+            "control characters are dropped: {xml}"
         );
     }
 }

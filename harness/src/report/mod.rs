@@ -47,10 +47,20 @@ pub enum Outcome {
         /// The reason given in the file.
         reason: String,
     },
+    /// Failed, then passed on a retry (`--retry`): not a failure, never a silent pass.
+    Flaky {
+        /// Runs it took, the passing one included.
+        attempts: usize,
+        /// The first failing step.
+        step: String,
+        /// What went wrong that time.
+        message: String,
+    },
 }
 
 impl Outcome {
-    /// Short label: `passed`, `failed`, `skipped`, `expected failure`, `unexpected pass`.
+    /// Short label: `passed`, `failed`, `skipped`, `expected failure`, `unexpected pass`,
+    /// `flaky`.
     pub fn label(&self) -> &'static str {
         match self {
             Self::Passed => "passed",
@@ -58,6 +68,43 @@ impl Outcome {
             Self::Skipped { .. } => "skipped",
             Self::ExpectedFailure { .. } => "expected failure",
             Self::UnexpectedPass { .. } => "unexpected pass",
+            Self::Flaky { .. } => "flaky",
+        }
+    }
+
+    /// The console's five-column mark.
+    pub fn mark(&self) -> &'static str {
+        match self {
+            Self::Passed => "ok   ",
+            Self::Failed { .. } => "FAIL ",
+            Self::Skipped { .. } => "skip ",
+            Self::ExpectedFailure { .. } => "xfail",
+            Self::UnexpectedPass { .. } => "XPASS",
+            Self::Flaky { .. } => "flaky",
+        }
+    }
+
+    /// The indented lines under a scenario's console line (empty for a pass).
+    pub fn details(&self) -> String {
+        match self {
+            Self::Passed => String::new(),
+            Self::Failed { step, message } => format!("       step: {step}\n       {message}\n"),
+            Self::Skipped { reason } => format!("       {reason}\n"),
+            Self::ExpectedFailure {
+                reason,
+                step,
+                message,
+            } => format!("       expected: {reason}\n       step: {step}\n       {message}\n"),
+            Self::UnexpectedPass { reason } => {
+                format!("       passed, but expected to fail: {reason}\n")
+            }
+            Self::Flaky {
+                attempts,
+                step,
+                message,
+            } => format!(
+                "       passed on attempt {attempts}; first failed at step: {step}\n       {message}\n"
+            ),
         }
     }
 
@@ -102,6 +149,9 @@ pub struct Summary {
     pub expected_failures: usize,
     /// Passed although expected to fail.
     pub unexpected_passes: usize,
+    /// Passed only on a retry.
+    #[serde(default)]
+    pub flaky: usize,
 }
 
 /// A whole run: which SDK (or server), when, and every scenario's result.
@@ -137,6 +187,7 @@ impl RunReport {
                 Outcome::Skipped { .. } => summary.skipped += 1,
                 Outcome::ExpectedFailure { .. } => summary.expected_failures += 1,
                 Outcome::UnexpectedPass { .. } => summary.unexpected_passes += 1,
+                Outcome::Flaky { .. } => summary.flaky += 1,
             }
         }
         Self {
@@ -172,44 +223,33 @@ impl RunReport {
     pub fn console(&self) -> String {
         let mut out = String::new();
         for s in &self.scenarios {
-            let mark = match &s.outcome {
-                Outcome::Passed => "ok  ",
-                Outcome::Failed { .. } => "FAIL",
-                Outcome::Skipped { .. } => "skip",
-                Outcome::ExpectedFailure { .. } => "xfail",
-                Outcome::UnexpectedPass { .. } => "XPASS",
-            };
-            out.push_str(&format!("{mark} {} ({} ms)\n", s.id, s.duration_ms));
-            match &s.outcome {
-                Outcome::Failed { step, message } => {
-                    out.push_str(&format!("       step: {step}\n       {message}\n"))
-                }
-                Outcome::Skipped { reason } | Outcome::UnexpectedPass { reason } => {
-                    out.push_str(&format!("       {reason}\n"))
-                }
-                Outcome::ExpectedFailure { reason, .. } => {
-                    out.push_str(&format!("       expected: {reason}\n"))
-                }
-                Outcome::Passed => {}
-            }
+            out.push_str(&format!(
+                "{} {} ({} ms)\n",
+                s.outcome.mark(),
+                s.id,
+                s.duration_ms
+            ));
+            out.push_str(&s.outcome.details());
         }
         out.push_str(&self.summary_line());
         out.push('\n');
         out
     }
 
-    /// `N passed, N failed, N skipped, N expected failures, N unexpected passes` and timing.
+    /// `N passed, N failed, N skipped, N expected failures, N unexpected passes, N flaky`
+    /// and timing: one line, stable wording, for CI log parsers.
     pub fn summary_line(&self) -> String {
         let s = self.summary;
         let sdk = format!("{} {}", self.sdk.name, self.sdk.version);
         format!(
-            "{}: {} passed, {} failed, {} skipped, {} expected failures, {} unexpected passes ({} scenarios in {:.1} s)",
+            "{}: {} passed, {} failed, {} skipped, {} expected failures, {} unexpected passes, {} flaky ({} scenarios in {:.1} s)",
             sdk.trim(),
             s.passed,
             s.failed,
             s.skipped,
             s.expected_failures,
             s.unexpected_passes,
+            s.flaky,
             self.scenarios.len(),
             self.duration_ms as f64 / 1000.0
         )

@@ -2,252 +2,230 @@
 //! key of our own, then refreshes with forged, replayed, mis-bound or stale proofs and
 //! reused refresh tokens, judged by status and Prelude error code.
 
+use cucumber::gherkin::{Step, StepType};
+use cucumber::{given, then, when};
 use futures_util::future::join_all;
 use prelude_mock_server::proof::ProofKey;
 use serde_json::json;
 
-use super::{StepError, StepResult, ensure, number, pattern};
+use super::{StepError, StepResult, ensure, given};
 use crate::raw::{self, RawAnswer, RawSession};
 use crate::world::World;
 
-pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
-    if pattern!(r"the session's access token is noted").is_match(text) {
-        return Some(session(w).map(|s| s.access_token.clone()).map(|token| {
-            w.noted.insert("raw/access_token".into(), token);
-        }));
+#[given(regex = r"^the session's access token is noted$")]
+async fn access_token_noted(w: &mut World) -> StepResult {
+    let token = session(w)?.access_token.clone();
+    w.noted.insert("raw/access_token".into(), token);
+    Ok(())
+}
+
+#[then(
+    regex = r"^the (noted|current) access token (verifies against the JWKS|is accepted by the server|is refused by the server)$"
+)]
+async fn access_token_judged(w: &mut World, which: String, what: String) -> StepResult {
+    let token = match which.as_str() {
+        "noted" => w
+            .noted
+            .get("raw/access_token")
+            .cloned()
+            .ok_or_else(|| StepError::failed("no access token was noted"))?,
+        _ => session(w)?.access_token.clone(),
+    };
+    if what.starts_with("verifies") {
+        return Ok(raw::verify_with_jwks(&w.http, &w.base_url, &token).await?);
     }
-    if let Some(c) = pattern!(r"the (?P<which>noted|current) access token (?P<what>verifies against the JWKS|is accepted by the server|is refused by the server)").captures(text) {
-        return Some(async {
-            let token = match &c["which"] {
-                "noted" => w.noted.get("raw/access_token").cloned().ok_or_else(|| StepError::failed("no access token was noted"))?,
-                _ => session(w)?.access_token.clone(),
-            };
-            if c["what"].starts_with("verifies") {
-                return raw::verify_with_jwks(&w.http, &w.base_url, &token).await.map_err(StepError::Failed);
-            }
-            let status = w.http.get(format!("{}/me/list", w.api_url())).bearer_auth(&token).send().await
-                .map_err(|e| StepError::failed(format!("cannot reach the server: {e}")))?.status().as_u16();
-            let accepted = c["what"].contains("accepted");
-            ensure((status == 200) == accepted, || format!("the server answered {status}"))
-        }.await);
+    let status = w
+        .http
+        .get(format!("{}/me/list", w.api_url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .map_err(|e| StepError::failed(format!("cannot reach the server: {e}")))?
+        .status()
+        .as_u16();
+    let accepted = what.contains("accepted");
+    ensure((status == 200) == accepted, || {
+        format!("the server answered {status}")
+    })
+}
+
+#[then(regex = r"^the JWKS publishes (\d+) keys?$")]
+async fn jwks_publishes(w: &mut World, n: usize) -> StepResult {
+    let jwks: serde_json::Value = w
+        .http
+        .get(format!(
+            "{}/.well-known/jwks.json",
+            w.base_url.trim_end_matches('/')
+        ))
+        .send()
+        .await
+        .map_err(|e| StepError::failed(format!("cannot fetch the JWKS: {e}")))?
+        .json()
+        .await
+        .map_err(|e| StepError::failed(format!("the JWKS is not JSON: {e}")))?;
+    let published = jwks["keys"].as_array().map_or(0, Vec::len);
+    ensure(published == n, || {
+        format!("the JWKS publishes {published} keys")
+    })
+}
+
+#[given(regex = r"^a session logged in over raw HTTP$")]
+async fn raw_session(w: &mut World) -> StepResult {
+    let user_id = w.user()?.id.clone();
+    w.raw = Some(RawSession::login(&w.http, &w.api_url(), &w.control, &user_id, None).await?);
+    Ok(())
+}
+
+#[given(regex = r"^the session refreshes with a valid proof$")]
+#[when(regex = r"^the session refreshes with a valid proof$")]
+async fn refreshes_validly(w: &mut World, #[step] step: &Step) -> StepResult {
+    if step.ty == StepType::When {
+        w.act().await?;
     }
-    if let Some(c) = pattern!(r"the JWKS publishes (?P<n>\d+) keys?").captures(text) {
-        return Some(
-            async {
-                let jwks: serde_json::Value = w
-                    .http
-                    .get(format!(
-                        "{}/.well-known/jwks.json",
-                        w.base_url.trim_end_matches('/')
-                    ))
-                    .send()
-                    .await
-                    .map_err(|e| StepError::failed(format!("cannot fetch the JWKS: {e}")))?
-                    .json()
-                    .await
-                    .map_err(|e| StepError::failed(format!("the JWKS is not JSON: {e}")))?;
-                let n = jwks["keys"].as_array().map_or(0, Vec::len);
-                ensure(n == number::<usize>(&c, "n"), || {
-                    format!("the JWKS publishes {n} keys")
-                })
-            }
-            .await,
-        );
+    let answer = valid_refresh(w, None).await?;
+    w.answers = vec![answer];
+    Ok(())
+}
+
+#[when(regex = r"^the session presents its previous refresh token$")]
+async fn presents_previous_token(w: &mut World) -> StepResult {
+    w.act().await?;
+    let session = session(w)?;
+    let [.., previous, _] = session.spent.as_slice() else {
+        return Err(StepError::failed(
+            "the session has not rotated its token yet",
+        ));
+    };
+    let previous = previous.clone();
+    let answer = valid_refresh(w, Some(previous)).await?;
+    w.answers = vec![answer];
+    Ok(())
+}
+
+#[when(regex = r"^the session refreshes with (no proof|a malformed proof|a proof .+)$")]
+async fn refreshes_with_a_defective_proof(w: &mut World, what: String) -> StepResult {
+    w.act().await?;
+    let url = refresh_url(w);
+    let now = raw::server_now(&w.control).await?;
+    let session = session(w)?;
+    let proof = broken_proof(session, &what, &url, now)?;
+    let token = session.refresh_token.clone();
+    w.last_proof.clone_from(&proof);
+    let answer = raw::send(&w.http, &url, proof, Some(&token), None, None).await?;
+    session_mut(w)?.learn(&answer);
+    w.answers = vec![answer];
+    Ok(())
+}
+
+#[when(regex = r"^the session replays its last proof$")]
+async fn replays_last_proof(w: &mut World) -> StepResult {
+    w.act().await?;
+    let url = refresh_url(w);
+    let proof = w
+        .last_proof
+        .clone()
+        .ok_or_else(|| StepError::failed("no proof was sent yet"))?;
+    let token = session(w)?.refresh_token.clone();
+    let answer = raw::send(&w.http, &url, Some(proof), Some(&token), None, None).await?;
+    session_mut(w)?.learn(&answer);
+    w.answers = vec![answer];
+    Ok(())
+}
+
+#[when(regex = r"^(\d+) requests present the same refresh token at once$")]
+async fn same_token_at_once(w: &mut World, n: usize) -> StepResult {
+    w.act().await?;
+    let url = refresh_url(w);
+    let now = raw::server_now(&w.control).await?;
+    let session = session(w)?;
+    let token = session.refresh_token.clone();
+    let proofs: Vec<String> = (0..n).map(|_| session.proof(&url, now).build()).collect();
+    let answers = join_all(
+        proofs
+            .into_iter()
+            .map(|p| raw::send(&w.http, &url, Some(p), Some(&token), None, None)),
+    )
+    .await;
+    w.answers = answers.into_iter().collect::<Result<_, _>>()?;
+    let won = w.answers.iter().find(|a| a.status == 200).cloned();
+    if let Some(won) = won {
+        session_mut(w)?.learn(&won);
     }
-    if pattern!(r"a session logged in over raw HTTP").is_match(text) {
-        return Some(
-            async {
-                let user_id = w.user()?.id.clone();
-                w.raw = Some(
-                    RawSession::login(&w.http, &w.api_url(), &w.control, &user_id, None).await?,
-                );
-                Ok(())
-            }
-            .await,
-        );
+    Ok(())
+}
+
+#[then(regex = r#"^the answer is (\d+)(?: with code "([a-z_]+)")?$"#)]
+async fn the_answer_is(w: &mut World, status: u16, code: String) -> StepResult {
+    let answer = w
+        .answers
+        .last()
+        .ok_or_else(|| StepError::failed("no raw request was sent"))?;
+    ensure(answer.status == status, || {
+        format!(
+            "expected status {status}, got {} ({:?})",
+            answer.status, answer.code
+        )
+    })?;
+    match given(&code) {
+        Some(code) => ensure(answer.code.as_deref() == Some(code), || {
+            format!("expected code {code:?}, got {:?}", answer.code)
+        }),
+        None => Ok(()),
     }
-    if pattern!(r"the session refreshes with a valid proof").is_match(text) {
-        return Some(
-            async {
-                let answer = valid_refresh(w, None).await?;
-                w.answers = vec![answer];
-                Ok(())
-            }
-            .await,
-        );
-    }
-    if pattern!(r"the session presents its previous refresh token").is_match(text) {
-        return Some(
-            async {
-                let session = session(w)?;
-                let [.., previous, _] = session.spent.as_slice() else {
-                    return Err(StepError::failed(
-                        "the session has not rotated its token yet",
-                    ));
-                };
-                let previous = previous.clone();
-                let answer = valid_refresh(w, Some(previous)).await?;
-                w.answers = vec![answer];
-                Ok(())
-            }
-            .await,
-        );
-    }
-    if let Some(c) = pattern!(r"the session refreshes with (?P<proof>.+)").captures(text) {
-        return Some(
-            async {
-                let url = refresh_url(w);
-                let now = raw::server_now(&w.control).await?;
-                let session = session(w)?;
-                let proof = broken_proof(session, &c["proof"], &url, now)?;
-                let token = session.refresh_token.clone();
-                w.last_proof.clone_from(&proof);
-                let answer = raw::send(&w.http, &url, proof, Some(&token), None, None).await?;
-                session_mut(w)?.learn(&answer);
-                w.answers = vec![answer];
-                Ok(())
-            }
-            .await,
-        );
-    }
-    if pattern!(r"the session replays its last proof").is_match(text) {
-        return Some(
-            async {
-                let url = refresh_url(w);
-                let proof = w
-                    .last_proof
-                    .clone()
-                    .ok_or_else(|| StepError::failed("no proof was sent yet"))?;
-                let token = session(w)?.refresh_token.clone();
-                let answer =
-                    raw::send(&w.http, &url, Some(proof), Some(&token), None, None).await?;
-                session_mut(w)?.learn(&answer);
-                w.answers = vec![answer];
-                Ok(())
-            }
-            .await,
-        );
-    }
-    if let Some(c) =
-        pattern!(r"(?P<n>\d+) requests present the same refresh token at once").captures(text)
-    {
-        return Some(
-            async {
-                let url = refresh_url(w);
-                let now = raw::server_now(&w.control).await?;
-                let session = session(w)?;
-                let token = session.refresh_token.clone();
-                let proofs: Vec<String> = (0..number::<usize>(&c, "n"))
-                    .map(|_| session.proof(&url, now).build())
-                    .collect();
-                let answers = join_all(
-                    proofs
-                        .into_iter()
-                        .map(|p| raw::send(&w.http, &url, Some(p), Some(&token), None, None)),
-                )
-                .await;
-                w.answers = answers.into_iter().collect::<Result<_, _>>()?;
-                let won = w.answers.iter().find(|a| a.status == 200).cloned();
-                if let Some(won) = won {
-                    session_mut(w)?.learn(&won);
-                }
-                Ok(())
-            }
-            .await,
-        );
-    }
-    if let Some(c) = pattern!(r#"the answer is (?P<status>\d+)(?: with code "(?P<code>[a-z_]+)")?"#)
-        .captures(text)
-    {
-        return Some(
-            async {
-                let answer = w
-                    .answers
-                    .last()
-                    .ok_or_else(|| StepError::failed("no raw request was sent"))?;
-                ensure(
-                    u64::from(answer.status) == number::<u64>(&c, "status"),
-                    || {
-                        format!(
-                            "expected status {}, got {} ({:?})",
-                            &c["status"], answer.status, answer.code
-                        )
-                    },
-                )?;
-                match c.name("code") {
-                    Some(code) => ensure(answer.code.as_deref() == Some(code.as_str()), || {
-                        format!("expected code {:?}, got {:?}", code.as_str(), answer.code)
-                    }),
-                    None => Ok(()),
-                }
-            }
-            .await,
-        );
-    }
-    if pattern!(r"the answer carries a DPoP-Nonce header").is_match(text) {
-        return Some(
-            w.answers
-                .last()
-                .ok_or_else(|| StepError::failed("no raw request was sent"))
-                .and_then(|a| ensure(a.nonce.is_some(), || "no DPoP-Nonce header".to_owned())),
-        );
-    }
-    if pattern!(r"every error answer is a Prelude error body").is_match(text) {
-        return Some(
-            w.answers
+}
+
+#[then(regex = r"^the answer carries a DPoP-Nonce header$")]
+async fn the_answer_carries_a_nonce(w: &mut World) -> StepResult {
+    w.answers
+        .last()
+        .ok_or_else(|| StepError::failed("no raw request was sent"))
+        .and_then(|a| ensure(a.nonce.is_some(), || "no DPoP-Nonce header".to_owned()))
+}
+
+#[then(regex = r"^every error answer is a Prelude error body$")]
+async fn every_error_is_a_prelude_body(w: &mut World) -> StepResult {
+    w.answers
+        .iter()
+        .filter(|a| a.status >= 400)
+        .try_for_each(|a| {
+            let ok = ["code", "message", "type"]
                 .iter()
-                .filter(|a| a.status >= 400)
-                .try_for_each(|a| {
-                    let ok = ["code", "message", "type"]
-                        .iter()
-                        .all(|k| a.body[k].as_str().is_some_and(|v| !v.is_empty()));
-                    ensure(ok, || {
-                        format!(
-                            "error answer {} is not {{code, message, type}}: {}",
-                            a.status, a.body
-                        )
-                    })
-                }),
-        );
+                .all(|k| a.body[k].as_str().is_some_and(|v| !v.is_empty()));
+            ensure(ok, || {
+                format!(
+                    "error answer {} is not {{code, message, type}}: {}",
+                    a.status, a.body
+                )
+            })
+        })
+}
+
+#[then(regex = r"^exactly (\d+) of the answers (?:is|are) (\d+)$")]
+async fn answers_with_status(w: &mut World, n: usize, status: u16) -> StepResult {
+    let seen = w.answers.iter().filter(|a| a.status == status).count();
+    ensure(seen == n, || {
+        format!("{seen} of {} answers were {status}", w.answers.len())
+    })
+}
+
+#[then(regex = r"^the session can (no longer|still) refresh$")]
+async fn the_session_can_refresh(w: &mut World, neg: String) -> StepResult {
+    let answer = valid_refresh(w, None).await?;
+    if neg == "still" {
+        ensure(answer.status == 200, || {
+            format!(
+                "a valid refresh was refused: {} {:?}",
+                answer.status, answer.code
+            )
+        })
+    } else {
+        ensure(answer.status == 401, || {
+            format!(
+                "a valid refresh got {} {:?}, expected 401",
+                answer.status, answer.code
+            )
+        })
     }
-    if let Some(c) =
-        pattern!(r"exactly (?P<n>\d+) of the answers (?:is|are) (?P<status>\d+)").captures(text)
-    {
-        return Some(
-            async {
-                let status: u16 = number(&c, "status");
-                let n = w.answers.iter().filter(|a| a.status == status).count();
-                ensure(n == number::<usize>(&c, "n"), || {
-                    format!("{n} of {} answers were {status}", w.answers.len())
-                })
-            }
-            .await,
-        );
-    }
-    if let Some(c) = pattern!(r"the session can (?P<neg>no longer|still) refresh").captures(text) {
-        return Some(
-            async {
-                let answer = valid_refresh(w, None).await?;
-                if &c["neg"] == "still" {
-                    ensure(answer.status == 200, || {
-                        format!(
-                            "a valid refresh was refused: {} {:?}",
-                            answer.status, answer.code
-                        )
-                    })
-                } else {
-                    ensure(answer.status == 401, || {
-                        format!(
-                            "a valid refresh got {} {:?}, expected 401",
-                            answer.status, answer.code
-                        )
-                    })
-                }
-            }
-            .await,
-        );
-    }
-    None
 }
 
 fn refresh_url(w: &World) -> String {

@@ -1,42 +1,71 @@
-//! The step library: every sentence the `.feature` files may use, matched by regular
-//! expression. Split by what a step touches:
+//! The step library: every sentence the `.feature` files may use, as cucumber
+//! `#[given]`/`#[when]`/`#[then]` functions over the [`World`](crate::World). Split by what a
+//! step touches:
 //!
 //! - `client`: drives the SDK through the driver and judges what it returned;
 //! - `oracle`: the server's journal and stats (what the server saw);
 //! - `attack`: raw HTTP against the server (server-side scenarios), no SDK involved;
 //! - `setup`: users, policy, faults and other devices, through the control API.
+//!
+//! Every `#[when]` step first calls [`World::act`](crate::World::act), so request counts
+//! start at the scenario's first action. Regexes are anchored; cucumber reports a sentence
+//! two of them match as an ambiguous step.
 
 mod attack;
 mod client;
 mod oracle;
 mod setup;
 
-use regex::Captures;
+use std::fmt;
+use std::str::FromStr;
 
-use crate::features::{Step, StepKind};
-use crate::world::World;
+use crate::protocol::MAIN_CLIENT;
 
 /// Why a step did not pass.
+///
+/// A step function returns it; cucumber turns it into the step's failure message, and the
+/// conformance writer reads a [`Skipped`](StepError::Skipped) back out of that message.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum StepError {
+#[non_exhaustive]
+pub enum StepError {
     /// An assertion failed or the step could not do its work.
     Failed(String),
     /// The SDK cannot do what the step needs: the scenario is skipped.
     Skipped(String),
-    /// No step definition matches the text.
-    Undefined,
 }
 
+/// The prefix that marks a skip inside cucumber's failure message.
+pub(crate) const SKIP_MARK: &str = "[skip] ";
+
 impl StepError {
-    pub(crate) fn failed(message: impl Into<String>) -> Self {
+    /// A failure with `message`.
+    pub fn failed(message: impl Into<String>) -> Self {
         Self::Failed(message.into())
     }
 }
 
-pub(crate) type StepResult = Result<(), StepError>;
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(message) => f.write_str(message),
+            Self::Skipped(reason) => write!(f, "{SKIP_MARK}{reason}"),
+        }
+    }
+}
+
+impl std::error::Error for StepError {}
+
+impl From<String> for StepError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
+
+/// What a step function returns.
+pub type StepResult = Result<(), StepError>;
 
 /// Fails with `message` unless `condition` holds.
-pub(crate) fn ensure(condition: bool, message: impl FnOnce() -> String) -> StepResult {
+pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> StepResult {
     if condition {
         Ok(())
     } else {
@@ -44,53 +73,32 @@ pub(crate) fn ensure(condition: bool, message: impl FnOnce() -> String) -> StepR
     }
 }
 
-/// A compiled, anchored step pattern, built once per call site.
-macro_rules! pattern {
-    ($re:expr) => {{
-        static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-            regex::Regex::new(&format!("^(?:{})$", $re)).expect("step patterns are valid")
-        });
-        &*RE
-    }};
-}
-pub(crate) use pattern;
+/// `the client` or `client "b"` in a step, captured by the group
+/// `(?:the client|client "([a-z0-9_-]+)")`: empty (the main client) or the name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Who(pub String);
 
-/// `the client` or `client "b"`, captured as `who`.
-pub(crate) const WHO: &str = r#"(?:the client|client "(?P<who>[a-z0-9_-]+)")"#;
+impl FromStr for Who {
+    type Err = std::convert::Infallible;
 
-/// The client a step names.
-pub(crate) fn who(captures: &Captures<'_>) -> String {
-    captures
-        .name("who")
-        .map_or(crate::world::MAIN, |m| m.as_str())
-        .to_owned()
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(if s.is_empty() { MAIN_CLIENT } else { s }.to_owned()))
+    }
 }
 
-/// A numeric capture (the patterns only let digits through).
-pub(crate) fn number<T: std::str::FromStr + Default>(captures: &Captures<'_>, name: &str) -> T {
-    captures
-        .name(name)
-        .and_then(|m| m.as_str().parse().ok())
-        .unwrap_or_default()
+impl Who {
+    /// The client's name.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
 }
 
-/// Runs one step.
-pub(crate) async fn run(world: &mut World, step: &Step) -> StepResult {
-    if step.kind == StepKind::When && world.mark.is_none() {
-        world.set_mark().await?;
-    }
-    let text = step.text.trim();
-    if let Some(result) = setup::run(world, text).await {
-        return result;
-    }
-    if let Some(result) = client::run(world, text).await {
-        return result;
-    }
-    if let Some(result) = oracle::run(world, text).await {
-        return result;
-    }
-    if let Some(result) = attack::run(world, text).await {
-        return result;
-    }
-    Err(StepError::Undefined)
+/// An optional regex group: cucumber passes a group that did not match as an empty string.
+pub(crate) fn given(capture: &str) -> Option<&str> {
+    (!capture.is_empty()).then_some(capture)
+}
+
+/// An optional numeric group (the regexes only let digits through).
+pub(crate) fn number<T: FromStr>(capture: &str) -> Option<T> {
+    capture.parse().ok()
 }

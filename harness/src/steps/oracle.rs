@@ -3,376 +3,406 @@
 
 use std::collections::{HashMap, HashSet};
 
+use cucumber::then;
 use prelude_mock_server::{Reason, Route, Verdict};
 
 use super::setup::route;
-use super::{StepError, StepResult, ensure, number, pattern};
-use crate::world::World;
+use super::{StepError, StepResult, ensure, number};
+use crate::protocol::UserInfo;
+use crate::world::{MAIN, World};
 
-pub(crate) async fn run(w: &mut World, text: &str) -> Option<StepResult> {
-    if let Some(c) = pattern!(
-        r"the server received (?:exactly (?P<n>\d+)|no) OTP (?P<what>start|check|retry) requests?"
-    )
-    .captures(text)
-    {
-        return Some(
-            async {
-                // Either generation of Prelude's OTP routes counts.
-                let routes = match &c["what"] {
-                    "start" => [Route::Otp, Route::LoginOtp],
-                    "check" => [Route::OtpCheck, Route::LoginOtpCheck],
-                    _ => [Route::OtpRetry, Route::LoginOtpRetry],
-                };
-                let seen = w
-                    .journal(None)
-                    .await?
-                    .iter()
-                    .filter(|e| e.route.is_some_and(|r| routes.contains(&r)))
-                    .count();
-                let want: usize = number(&c, "n");
-                ensure(seen == want, || {
-                    format!(
-                        "the server received {seen} OTP {} requests, expected {want}",
-                        &c["what"]
-                    )
-                })
-            }
-            .await,
-        );
-    }
-    if pattern!(r"every DPoP proof the client sent had an htu without query or fragment")
-        .is_match(text)
-    {
-        return Some(async {
-            let entries = w.whole_journal(None).await?;
-            entries.iter().filter_map(|e| Some((e, e.dpop.as_ref()?.htu.as_ref()?))).try_for_each(|(e, htu)| {
-                let path = htu.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..])).unwrap_or_default();
-                ensure(!htu.contains(['?', '#']) && path == e.path, || format!("request #{} to {} carried a proof with htu {htu:?}: RFC 9449 §4.2 wants the URL without query and fragment", e.seq, e.path))
+#[then(regex = r"^the server received (?:exactly (\d+)|no) OTP (start|check|retry) requests?$")]
+async fn otp_requests(w: &mut World, n: String, what: String) -> StepResult {
+    // Either generation of Prelude's OTP routes counts.
+    let routes = match what.as_str() {
+        "start" => [Route::Otp, Route::LoginOtp],
+        "check" => [Route::OtpCheck, Route::LoginOtpCheck],
+        _ => [Route::OtpRetry, Route::LoginOtpRetry],
+    };
+    let seen = w
+        .journal(None)
+        .await?
+        .iter()
+        .filter(|e| e.route.is_some_and(|r| routes.contains(&r)))
+        .count();
+    let want: usize = number(&n).unwrap_or(0);
+    ensure(seen == want, || {
+        format!("the server received {seen} OTP {what} requests, expected {want}")
+    })
+}
+
+#[then(regex = r"^every DPoP proof the client sent had an htu without query or fragment$")]
+async fn htu_without_query(w: &mut World) -> StepResult {
+    let entries = w.whole_journal(None).await?;
+    entries
+        .iter()
+        .filter_map(|e| Some((e, e.dpop.as_ref()?.htu.as_ref()?)))
+        .try_for_each(|(e, htu)| {
+            let path = htu
+                .split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+                .unwrap_or_default();
+            ensure(!htu.contains(['?', '#']) && path == e.path, || {
+                format!(
+                    "request #{} to {} carried a proof with htu {htu:?}: RFC 9449 §4.2 wants the URL without query and fragment",
+                    e.seq, e.path
+                )
             })
-        }.await);
-    }
-    if let Some(c) =
-        pattern!(r"the accepted (?P<route>refresh|logout|finalize) carried the server's nonce")
-            .captures(text)
-    {
-        return Some(
-            async {
-                let entries = w.journal(Some(route(&c["route"])?)).await?;
-                let accepted = entries
-                    .iter()
-                    .rfind(|e| e.verdict == Verdict::Accepted)
-                    .ok_or_else(|| {
-                        StepError::failed(format!("the server accepted no {} request", &c["route"]))
-                    })?;
-                ensure(
-                    accepted.dpop.as_ref().is_some_and(|d| d.nonce.is_some()),
-                    || format!("the accepted request #{} carried no nonce", accepted.seq),
-                )
-            }
-            .await,
-        );
-    }
-    if let Some(c) = pattern!(r"every nonce challenge on (?P<route>refresh|logout|finalize) was retried at most once, with a fresh jti").captures(text) {
-        return Some(async {
-            let entries = w.journal(Some(route(&c["route"])?)).await?;
-            let challenged = entries.iter().filter(|e| e.code.as_deref() == Some("use_dpop_nonce")).count();
-            ensure(challenged <= 1, || format!("{challenged} {} requests were challenged for a nonce: the client did not learn it", &c["route"]))?;
-            let mut jtis = HashSet::new();
-            ensure(entries.iter().filter_map(|e| e.dpop.as_ref()?.jti.as_ref()).all(|j| jtis.insert(j)), || "a retry reused the challenged proof's jti".to_owned())
-        }.await);
-    }
-    if pattern!(r"the refresh retries waited longer each time").is_match(text) {
-        return Some(
-            async {
-                let gaps = gaps(w, Route::Refresh).await?;
-                ensure(gaps.len() >= 2, || {
-                    format!("expected at least 2 retries, saw {} gaps", gaps.len())
-                })?;
-                ensure(gaps.iter().all(|g| *g >= MIN_RETRY_GAP_MS), || {
-                    format!("a retry came back to back (gaps {gaps:?} ms): no backoff")
-                })?;
-                ensure(gaps.windows(2).all(|p| p[1] > p[0]), || {
-                    format!("the gaps between retries did not grow: {gaps:?} ms")
-                })
-            }
-            .await,
-        );
-    }
-    if let Some(c) = pattern!(
-        r"no refresh retry came sooner than (?P<s>\d+) seconds? after the previous request"
+        })
+}
+
+#[then(regex = r"^the accepted (refresh|logout|finalize) carried the server's nonce$")]
+async fn accepted_carried_nonce(w: &mut World, words: String) -> StepResult {
+    let entries = w.journal(Some(route(&words)?)).await?;
+    let accepted = entries
+        .iter()
+        .rfind(|e| e.verdict == Verdict::Accepted)
+        .ok_or_else(|| StepError::failed(format!("the server accepted no {words} request")))?;
+    ensure(
+        accepted.dpop.as_ref().is_some_and(|d| d.nonce.is_some()),
+        || format!("the accepted request #{} carried no nonce", accepted.seq),
     )
-    .captures(text)
-    {
-        return Some(
-            async {
-                let gaps = gaps(w, Route::Refresh).await?;
-                // Retry-After has one-second resolution and the journal's clock reads milliseconds.
-                let floor = number::<u64>(&c, "s") * 1000 - 50;
-                ensure(gaps.iter().all(|g| *g >= floor), || {
-                    format!("a retry came after {gaps:?} ms, before Retry-After elapsed")
-                })
-            }
-            .await,
-        );
-    }
-    if pattern!(r"the refresh came before the first access token expired").is_match(text) {
-        return Some(
-            async {
-                let ttl = w.access_ttl.ok_or_else(|| {
-                    StepError::failed("the scenario set no access-token lifetime")
-                })?;
-                let login = w
-                    .whole_journal(Some(Route::LoginFinalize))
-                    .await?
-                    .into_iter()
-                    .rfind(|e| e.verdict == Verdict::Accepted)
-                    .ok_or_else(|| StepError::failed("no accepted login"))?;
-                let refresh = w
-                    .journal(Some(Route::Refresh))
-                    .await?
-                    .into_iter()
-                    .find(|e| e.verdict == Verdict::Accepted)
-                    .ok_or_else(|| StepError::failed("the server accepted no refresh"))?;
-                ensure(refresh.at < login.at + ttl, || {
-                    format!(
-                        "the refresh came {} s after login, the token lived {ttl} s",
-                        refresh.at - login.at
-                    )
-                })
-            }
-            .await,
-        );
-    }
-    if pattern!(r"the access token the client returned is accepted by the server").is_match(text) {
-        return Some(async {
-            let token = w.last_of(crate::world::MAIN)?.as_ref().map_err(|e| StepError::failed(format!("the call failed: {e}")))?["access_token"].as_str().unwrap_or_default().to_owned();
-            let status = w.http.get(format!("{}/me/list", w.api_url())).bearer_auth(&token).send().await.map_err(|e| StepError::failed(format!("cannot reach the server: {e}")))?.status();
-            ensure(status.is_success(), || format!("the server answered {status} to the access token the client returned: it had expired"))
-        }.await);
-    }
-    if let Some(c) = pattern!(r"the server (?P<verb>received|accepted) (?:exactly (?P<n>\d+)|no|between (?P<lo>\d+) and (?P<hi>\d+)) (?P<route>[a-z -]+?) requests?").captures(text) {
-        return Some(async {
-            let route = route(&c["route"])?;
-            let accepted_only = &c["verb"] == "accepted";
-            let seen = w.journal(Some(route)).await?.iter().filter(|e| !accepted_only || e.verdict == Verdict::Accepted).count();
-            let (lo, hi) = match (c.name("n"), c.name("lo")) {
-                (Some(_), _) => (number(&c, "n"), number(&c, "n")),
-                (None, Some(_)) => (number(&c, "lo"), number(&c, "hi")),
-                (None, None) => (0, 0),
-            };
-            ensure((lo..=hi).contains(&seen), || format!("the server {} {seen} {} requests, expected {}", &c["verb"], &c["route"], if lo == hi { lo.to_string() } else { format!("{lo} to {hi}") }))
-        }.await);
-    }
-    if pattern!(r"the server received no requests(?: at all)?").is_match(text) {
-        return Some(
-            async {
-                let seen = w.journal(None).await?;
-                ensure(seen.is_empty(), || {
-                    format!(
-                        "the server received {} requests: {:?}",
-                        seen.len(),
-                        seen.iter().map(|e| &e.path).collect::<Vec<_>>()
-                    )
-                })
-            }
-            .await,
-        );
-    }
-    if let Some(c) = pattern!(r"the server created exactly (?P<n>\d+) sessions?").captures(text) {
-        return Some(
-            async {
-                // Sessions start at finalize, or at the legacy OTP check.
-                let created = w
-                    .journal(None)
-                    .await?
-                    .iter()
-                    .filter(|e| {
-                        e.verdict == Verdict::Accepted
-                            && matches!(e.route, Some(Route::LoginFinalize | Route::LoginOtpCheck))
-                    })
-                    .count();
-                ensure(created == number::<usize>(&c, "n"), || {
-                    format!("the server created {created} sessions")
-                })
-            }
-            .await,
-        );
-    }
-    if pattern!(r"no refresh token was presented twice").is_match(text) {
-        return Some(
-            async {
-                let entries = w.whole_journal(Some(Route::Refresh)).await?;
-                let mut seen = HashSet::new();
-                let twice = entries
-                    .iter()
-                    .filter_map(|e| e.refresh_token.as_ref())
-                    .filter(|t| !seen.insert(*t))
-                    .count();
-                ensure(twice == 0, || {
-                    format!("{twice} refresh requests presented a token that was presented before")
-                })
-            }
-            .await,
-        );
-    }
-    if let Some(c) =
-        pattern!(r"the server detected (?:no|(?P<n>\d+)) refresh token reuses?").captures(text)
-    {
-        return Some(
-            async {
-                let reuse = stats(w).await?.reuse_detected;
-                ensure(reuse == number::<u64>(&c, "n"), || {
-                    format!("the server detected {reuse} refresh token reuses")
-                })
-            }
-            .await,
-        );
-    }
-    if let Some(c) =
-        pattern!(r"the server reissued (?P<n>\d+) refresh tokens? inside the grace window")
-            .captures(text)
-    {
-        return Some(
-            async {
-                let n = stats(w).await?.grace_reissues;
-                ensure(n == number::<u64>(&c, "n"), || {
-                    format!("the server reissued {n} tokens inside the grace window")
-                })
-            }
-            .await,
-        );
-    }
-    if pattern!(r"every DPoP proof the server received was valid").is_match(text) {
-        return Some(
-            async {
-                let bad: Vec<_> = w
-                    .whole_journal(None)
-                    .await?
-                    .into_iter()
-                    .filter(|e| e.reason.is_some_and(is_proof_defect))
-                    .map(|e| format!("{} {:?}", e.path, e.reason))
-                    .collect();
-                ensure(bad.is_empty(), || {
-                    format!("the server rejected proofs: {bad:?}")
-                })
-            }
-            .await,
-        );
-    }
-    if pattern!(r"every DPoP proof had a fresh jti").is_match(text) {
-        return Some(
-            async {
-                let entries = w.whole_journal(None).await?;
-                let mut seen = HashSet::new();
-                let repeated = entries
-                    .iter()
-                    .filter_map(|e| e.dpop.as_ref()?.jti.as_ref())
-                    .filter(|j| !seen.insert(*j))
-                    .count();
-                ensure(!seen.is_empty(), || "no DPoP proof was sent".to_owned())?;
-                ensure(repeated == 0, || {
-                    format!("{repeated} proofs repeated an earlier jti")
-                })
-            }
-            .await,
-        );
-    }
-    if let Some(c) = pattern!(r"every (?P<route>refresh|logout|finalize) proof (?P<what>was signed by the key the session is bound to|was for POST to its exact URL)").captures(text) {
-        return Some(async {
-            let route = route(&c["route"])?;
-            let entries = w.whole_journal(Some(route)).await?;
-            ensure(!entries.is_empty(), || format!("no {} request was sent", &c["route"]))?;
-            if c["what"].starts_with("was signed") {
-                let sessions: HashMap<String, String> = w.server_sessions().await?
-                    .into_iter().map(|s| (s.id, s.jkt)).collect();
-                entries.iter().try_for_each(|e| {
-                    let (Some(sid), Some(proof)) = (&e.session_id, &e.dpop) else {
-                        return Err(StepError::failed(format!("request #{} carried no proof or session", e.seq)));
-                    };
-                    ensure(sessions.get(sid) == proof.jkt.as_ref(), || format!("request #{} was signed by a key the session is not bound to", e.seq))
-                })
+}
+
+#[then(
+    regex = r"^every nonce challenge on (refresh|logout|finalize) was retried at most once, with a fresh jti$"
+)]
+async fn nonce_challenges_retried_once(w: &mut World, words: String) -> StepResult {
+    let entries = w.journal(Some(route(&words)?)).await?;
+    let challenged = entries
+        .iter()
+        .filter(|e| e.code.as_deref() == Some("use_dpop_nonce"))
+        .count();
+    ensure(challenged <= 1, || {
+        format!(
+            "{challenged} {words} requests were challenged for a nonce: the client did not learn it"
+        )
+    })?;
+    let mut jtis = HashSet::new();
+    ensure(
+        entries
+            .iter()
+            .filter_map(|e| e.dpop.as_ref()?.jti.as_ref())
+            .all(|j| jtis.insert(j)),
+        || "a retry reused the challenged proof's jti".to_owned(),
+    )
+}
+
+#[then(regex = r"^the refresh retries waited longer each time$")]
+async fn retries_waited_longer(w: &mut World) -> StepResult {
+    let gaps = gaps(w, Route::Refresh).await?;
+    ensure(gaps.len() >= 2, || {
+        format!("expected at least 2 retries, saw {} gaps", gaps.len())
+    })?;
+    ensure(gaps.iter().all(|g| *g >= MIN_RETRY_GAP_MS), || {
+        format!("a retry came back to back (gaps {gaps:?} ms): no backoff")
+    })?;
+    ensure(gaps.windows(2).all(|p| p[1] > p[0]), || {
+        format!("the gaps between retries did not grow: {gaps:?} ms")
+    })
+}
+
+#[then(regex = r"^no refresh retry came sooner than (\d+) seconds? after the previous request$")]
+async fn retry_after_honoured(w: &mut World, seconds: u64) -> StepResult {
+    let gaps = gaps(w, Route::Refresh).await?;
+    // Retry-After has one-second resolution and the journal's clock reads milliseconds.
+    let floor = seconds * 1000 - 50;
+    ensure(gaps.iter().all(|g| *g >= floor), || {
+        format!("a retry came after {gaps:?} ms, before Retry-After elapsed")
+    })
+}
+
+#[then(regex = r"^the refresh came before the first access token expired$")]
+async fn refresh_before_expiry(w: &mut World) -> StepResult {
+    let ttl = w
+        .access_ttl
+        .ok_or_else(|| StepError::failed("the scenario set no access-token lifetime"))?;
+    let login = w
+        .whole_journal(Some(Route::LoginFinalize))
+        .await?
+        .into_iter()
+        .rfind(|e| e.verdict == Verdict::Accepted)
+        .ok_or_else(|| StepError::failed("no accepted login"))?;
+    let refresh = w
+        .journal(Some(Route::Refresh))
+        .await?
+        .into_iter()
+        .find(|e| e.verdict == Verdict::Accepted)
+        .ok_or_else(|| StepError::failed("the server accepted no refresh"))?;
+    ensure(refresh.at < login.at + ttl, || {
+        format!(
+            "the refresh came {} s after login, the token lived {ttl} s",
+            refresh.at - login.at
+        )
+    })
+}
+
+#[then(regex = r"^the access token the client returned is accepted by the server$")]
+async fn returned_token_accepted(w: &mut World) -> StepResult {
+    let user: UserInfo = w.last_ok(MAIN, "refresh")?;
+    let status = w
+        .http
+        .get(format!("{}/me/list", w.api_url()))
+        .bearer_auth(&user.access_token)
+        .send()
+        .await
+        .map_err(|e| StepError::failed(format!("cannot reach the server: {e}")))?
+        .status();
+    ensure(status.is_success(), || {
+        format!(
+            "the server answered {status} to the access token the client returned: it had expired"
+        )
+    })
+}
+
+#[then(
+    regex = r"^the server (received|accepted) (?:exactly (\d+)|no|between (\d+) and (\d+)) ([a-z -]+?) requests?$"
+)]
+async fn requests_counted(
+    w: &mut World,
+    verb: String,
+    n: String,
+    lo: String,
+    hi: String,
+    words: String,
+) -> StepResult {
+    let accepted_only = verb == "accepted";
+    let seen = w
+        .journal(Some(route(&words)?))
+        .await?
+        .iter()
+        .filter(|e| !accepted_only || e.verdict == Verdict::Accepted)
+        .count();
+    let (lo, hi) = match (number(&n), number(&lo)) {
+        (Some(n), _) => (n, n),
+        (None, Some(lo)) => (lo, number(&hi).unwrap_or(lo)),
+        (None, None) => (0, 0),
+    };
+    ensure((lo..=hi).contains(&seen), || {
+        format!(
+            "the server {verb} {seen} {words} requests, expected {}",
+            if lo == hi {
+                lo.to_string()
             } else {
-                let url = format!("{}{}", w.api_url(), route.path().trim_start_matches("/v1/session"));
-                entries.iter().try_for_each(|e| {
-                    let proof = e.dpop.as_ref().ok_or_else(|| StepError::failed(format!("request #{} carried no proof", e.seq)))?;
-                    ensure(proof.htm.as_deref() == Some("POST") && proof.htu.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&url)),
-                        || format!("request #{}: htm {:?}, htu {:?}, expected POST {url}", e.seq, proof.htm, proof.htu))
-                })
+                format!("{lo} to {hi}")
             }
-        }.await);
-    }
-    if let Some(c) =
-        pattern!(r"the retried (?P<route>refresh|logout|finalize) carried the server's nonce")
-            .captures(text)
-    {
-        return Some(
-            async {
-                let entries = w.journal(Some(route(&c["route"])?)).await?;
-                let [.., challenged, retried] = entries.as_slice() else {
-                    return Err(StepError::failed(format!(
-                        "expected a challenged request and its retry, saw {}",
-                        entries.len()
-                    )));
-                };
-                ensure(challenged.code.as_deref() == Some("use_dpop_nonce"), || {
-                    format!(
-                        "request #{} was not challenged for a nonce (code {:?})",
-                        challenged.seq, challenged.code
-                    )
-                })?;
-                ensure(
-                    retried.verdict == Verdict::Accepted
-                        && retried.dpop.as_ref().is_some_and(|d| d.nonce.is_some()),
-                    || {
-                        format!(
-                            "the retry #{} carried no accepted nonce ({:?})",
-                            retried.seq, retried.reason
-                        )
-                    },
-                )?;
-                ensure(
-                    challenged.dpop.as_ref().map(|d| &d.jti)
-                        != retried.dpop.as_ref().map(|d| &d.jti),
-                    || "the retry reused the challenged proof's jti".to_owned(),
-                )
-            }
-            .await,
-        );
-    }
-    if let Some(c) = pattern!(r"(?P<whose>the client's|the other device's) session is (?P<how>revoked|active) on the server").captures(text) {
-        return Some(async {
-            let sid = if c["whose"].starts_with("the client") { w.main_sid()? } else {
-                w.devices.first().map(|d| d.session_id.clone()).ok_or_else(|| StepError::failed("no other device"))?
+        )
+    })
+}
+
+#[then(regex = r"^the server received no requests(?: at all)?$")]
+async fn no_requests(w: &mut World) -> StepResult {
+    let seen = w.journal(None).await?;
+    ensure(seen.is_empty(), || {
+        format!(
+            "the server received {} requests: {:?}",
+            seen.len(),
+            seen.iter().map(|e| &e.path).collect::<Vec<_>>()
+        )
+    })
+}
+
+#[then(regex = r"^the server created exactly (\d+) sessions?$")]
+async fn sessions_created(w: &mut World, n: usize) -> StepResult {
+    // Sessions start at finalize, or at the legacy OTP check.
+    let created = w
+        .journal(None)
+        .await?
+        .iter()
+        .filter(|e| {
+            e.verdict == Verdict::Accepted
+                && matches!(e.route, Some(Route::LoginFinalize | Route::LoginOtpCheck))
+        })
+        .count();
+    ensure(created == n, || {
+        format!("the server created {created} sessions")
+    })
+}
+
+#[then(regex = r"^no refresh token was presented twice$")]
+async fn no_token_presented_twice(w: &mut World) -> StepResult {
+    let entries = w.whole_journal(Some(Route::Refresh)).await?;
+    let mut seen = HashSet::new();
+    let twice = entries
+        .iter()
+        .filter_map(|e| e.refresh_token.as_ref())
+        .filter(|t| !seen.insert(*t))
+        .count();
+    ensure(twice == 0, || {
+        format!("{twice} refresh requests presented a token that was presented before")
+    })
+}
+
+#[then(regex = r"^the server detected (?:no|(\d+)) refresh token reuses?$")]
+async fn reuses_detected(w: &mut World, n: String) -> StepResult {
+    let reuse = stats(w).await?.reuse_detected;
+    ensure(reuse == number::<u64>(&n).unwrap_or(0), || {
+        format!("the server detected {reuse} refresh token reuses")
+    })
+}
+
+#[then(regex = r"^the server reissued (\d+) refresh tokens? inside the grace window$")]
+async fn grace_reissues(w: &mut World, n: u64) -> StepResult {
+    let reissued = stats(w).await?.grace_reissues;
+    ensure(reissued == n, || {
+        format!("the server reissued {reissued} tokens inside the grace window")
+    })
+}
+
+#[then(regex = r"^every DPoP proof the server received was valid$")]
+async fn every_proof_valid(w: &mut World) -> StepResult {
+    let bad: Vec<_> = w
+        .whole_journal(None)
+        .await?
+        .into_iter()
+        .filter(|e| e.reason.is_some_and(is_proof_defect))
+        .map(|e| format!("{} {:?}", e.path, e.reason))
+        .collect();
+    ensure(bad.is_empty(), || {
+        format!("the server rejected proofs: {bad:?}")
+    })
+}
+
+#[then(regex = r"^every DPoP proof had a fresh jti$")]
+async fn every_jti_fresh(w: &mut World) -> StepResult {
+    let entries = w.whole_journal(None).await?;
+    let mut seen = HashSet::new();
+    let repeated = entries
+        .iter()
+        .filter_map(|e| e.dpop.as_ref()?.jti.as_ref())
+        .filter(|j| !seen.insert(*j))
+        .count();
+    ensure(!seen.is_empty(), || "no DPoP proof was sent".to_owned())?;
+    ensure(repeated == 0, || {
+        format!("{repeated} proofs repeated an earlier jti")
+    })
+}
+
+#[then(
+    regex = r"^every (refresh|logout|finalize) proof (was signed by the key the session is bound to|was for POST to its exact URL)$"
+)]
+async fn every_proof_bound(w: &mut World, words: String, what: String) -> StepResult {
+    let route = route(&words)?;
+    let entries = w.whole_journal(Some(route)).await?;
+    ensure(!entries.is_empty(), || {
+        format!("no {words} request was sent")
+    })?;
+    if what.starts_with("was signed") {
+        let sessions: HashMap<String, String> = w
+            .server_sessions()
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.jkt))
+            .collect();
+        entries.iter().try_for_each(|e| {
+            let (Some(sid), Some(proof)) = (&e.session_id, &e.dpop) else {
+                return Err(StepError::failed(format!(
+                    "request #{} carried no proof or session",
+                    e.seq
+                )));
             };
-            let session = w.server_sessions().await?
-                .into_iter().find(|s| s.id == sid).ok_or_else(|| StepError::failed("the server does not know the session"))?;
-            let revoked = session.revoked.is_some();
-            ensure(revoked == (&c["how"] == "revoked"), || format!("the session is {} on the server", if revoked { "revoked" } else { "active" }))
-        }.await);
-    }
-    if let Some(c) = pattern!(r"the server counted (?P<n>\d+) logouts?").captures(text) {
-        return Some(
-            async {
-                let n = stats(w).await?.logouts;
-                ensure(n == number::<u64>(&c, "n"), || {
-                    format!("the server counted {n} logouts")
-                })
-            }
-            .await,
+            ensure(sessions.get(sid) == proof.jkt.as_ref(), || {
+                format!(
+                    "request #{} was signed by a key the session is not bound to",
+                    e.seq
+                )
+            })
+        })
+    } else {
+        let url = format!(
+            "{}{}",
+            w.api_url(),
+            route.path().trim_start_matches("/v1/session")
         );
+        entries.iter().try_for_each(|e| {
+            let proof = e
+                .dpop
+                .as_ref()
+                .ok_or_else(|| StepError::failed(format!("request #{} carried no proof", e.seq)))?;
+            ensure(
+                proof.htm.as_deref() == Some("POST")
+                    && proof
+                        .htu
+                        .as_deref()
+                        .is_some_and(|h| h.eq_ignore_ascii_case(&url)),
+                || {
+                    format!(
+                        "request #{}: htm {:?}, htu {:?}, expected POST {url}",
+                        e.seq, proof.htm, proof.htu
+                    )
+                },
+            )
+        })
     }
-    if let Some(c) = pattern!(r"the server rejected (?P<n>\d+) replayed proofs?").captures(text) {
-        return Some(
-            async {
-                let n = stats(w).await?.replays_rejected;
-                ensure(n == number::<u64>(&c, "n"), || {
-                    format!("the server rejected {n} replayed proofs")
-                })
-            }
-            .await,
-        );
-    }
-    None
+}
+
+#[then(regex = r"^the retried (refresh|logout|finalize) carried the server's nonce$")]
+async fn retried_carried_nonce(w: &mut World, words: String) -> StepResult {
+    let entries = w.journal(Some(route(&words)?)).await?;
+    let [.., challenged, retried] = entries.as_slice() else {
+        return Err(StepError::failed(format!(
+            "expected a challenged request and its retry, saw {}",
+            entries.len()
+        )));
+    };
+    ensure(challenged.code.as_deref() == Some("use_dpop_nonce"), || {
+        format!(
+            "request #{} was not challenged for a nonce (code {:?})",
+            challenged.seq, challenged.code
+        )
+    })?;
+    ensure(
+        retried.verdict == Verdict::Accepted
+            && retried.dpop.as_ref().is_some_and(|d| d.nonce.is_some()),
+        || {
+            format!(
+                "the retry #{} carried no accepted nonce ({:?})",
+                retried.seq, retried.reason
+            )
+        },
+    )?;
+    ensure(
+        challenged.dpop.as_ref().map(|d| &d.jti) != retried.dpop.as_ref().map(|d| &d.jti),
+        || "the retry reused the challenged proof's jti".to_owned(),
+    )
+}
+
+#[then(regex = r"^(the client's|the other device's) session is (revoked|active) on the server$")]
+async fn session_state_on_server(w: &mut World, whose: String, how: String) -> StepResult {
+    let sid = if whose.starts_with("the client") {
+        w.main_sid()?
+    } else {
+        w.other_device_sid()?
+    };
+    let session = w
+        .server_sessions()
+        .await?
+        .into_iter()
+        .find(|s| s.id == sid)
+        .ok_or_else(|| StepError::failed("the server does not know the session"))?;
+    let revoked = session.revoked.is_some();
+    ensure(revoked == (how == "revoked"), || {
+        format!(
+            "the session is {} on the server",
+            if revoked { "revoked" } else { "active" }
+        )
+    })
+}
+
+#[then(regex = r"^the server counted (\d+) logouts?$")]
+async fn logouts_counted(w: &mut World, n: u64) -> StepResult {
+    let logouts = stats(w).await?.logouts;
+    ensure(logouts == n, || {
+        format!("the server counted {logouts} logouts")
+    })
+}
+
+#[then(regex = r"^the server rejected (\d+) replayed proofs?$")]
+async fn replays_rejected(w: &mut World, n: u64) -> StepResult {
+    let rejected = stats(w).await?.replays_rejected;
+    ensure(rejected == n, || {
+        format!("the server rejected {rejected} replayed proofs")
+    })
 }
 
 /// The smallest gap between retries that still counts as waiting.
