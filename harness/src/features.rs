@@ -31,8 +31,6 @@ pub struct Scenario {
     pub tags: Vec<String>,
     /// Where it is defined (`file:line`).
     pub location: String,
-    /// Its position among the loaded scenarios (reports keep this order).
-    pub order: usize,
 }
 
 impl Scenario {
@@ -152,7 +150,6 @@ pub(crate) fn catalogue(features: &[gherkin::Feature]) -> Vec<Scenario> {
                     name: display_name(scenario),
                     tags: tags.map(|t| t.trim_start_matches('@').to_owned()).collect(),
                     location: format!("{path}:{}", scenario.position.line),
-                    order: out.len(),
                 });
             }
         }

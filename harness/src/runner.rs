@@ -175,8 +175,7 @@ impl Suite {
         for (scenario, skip) in self.plan_sdk(&hello) {
             match skip {
                 Some(reason) => {
-                    let outcome = writer::judge(Outcome::Skipped { reason }, None);
-                    skipped.push(writer::result(scenario, outcome, 0));
+                    skipped.push(writer::result(scenario, Outcome::Skipped { reason }, 0));
                 }
                 None => {
                     run.insert(scenario.id.clone());
@@ -280,7 +279,8 @@ impl Suite {
         let order: HashMap<&str, usize> = self
             .catalogue
             .iter()
-            .map(|s| (s.id.as_str(), s.order))
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
             .collect();
         results.sort_by_key(|r| order.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
         results

@@ -149,6 +149,15 @@ impl World {
         Ok(())
     }
 
+    /// [`act`](Self::act), when `step` is a `When`: for sentences that serve both as setup
+    /// and as the action.
+    pub async fn act_as(&mut self, step: &cucumber::gherkin::Step) -> Result<(), StepError> {
+        if step.ty == cucumber::gherkin::StepType::When {
+            self.act().await?;
+        }
+        Ok(())
+    }
+
     /// The server's control API.
     pub fn control(&self) -> &ControlClient {
         &self.control

@@ -192,7 +192,7 @@ impl Conformance {
 }
 
 /// Applies the expected-failures file to a raw outcome.
-pub(crate) fn judge(outcome: Outcome, expected: Option<&str>) -> Outcome {
+fn judge(outcome: Outcome, expected: Option<&str>) -> Outcome {
     match (outcome, expected) {
         (Outcome::Passed | Outcome::Flaky { .. }, Some(reason)) => Outcome::UnexpectedPass {
             reason: reason.to_owned(),

@@ -97,9 +97,9 @@ fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_broken_variant_fails_exactly_the_scenarios_that_describe_its_bug() {
-    let suite = Suite::load(&Suite::bundled_features_dir())
-        .expect("features load")
-        .jobs(2);
+    // One scenario at a time too: with two at once, one run in five on a 2-core machine did
+    // not match the table, cause not yet identified. The table must not flake.
+    let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
     // One variant at a time: side by side on two cores, the cross-instance scenarios
     // ("two instances sharing storage") failed for variants that do not touch them.
     let runs = futures_util::stream::iter(BrokenVariant::ALL)
@@ -110,7 +110,7 @@ async fn each_broken_variant_fails_exactly_the_scenarios_that_describe_its_bug()
                     "{} --variant {variant}",
                     env!("CARGO_BIN_EXE_reference-adapter")
                 );
-                let adapters = Drivers::adapters(&command, 2)
+                let adapters = Drivers::adapters(&command, 1)
                     .await
                     .expect("the adapter starts");
                 let report = suite.run_sdk(adapters).await;

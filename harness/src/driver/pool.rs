@@ -78,11 +78,6 @@ impl Drivers {
         }
     }
 
-    /// One driver for every scenario, one scenario at a time.
-    pub fn one(driver: Arc<dyn Driver>) -> Self {
-        Self::pool(vec![driver])
-    }
-
     /// What the SDK declared about itself.
     pub fn hello(&self) -> &Hello {
         &self.hello

@@ -2,13 +2,13 @@
 //! key of our own, then refreshes with forged, replayed, mis-bound or stale proofs and
 //! reused refresh tokens, judged by status and Prelude error code.
 
-use cucumber::gherkin::{Step, StepType};
+use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use futures_util::future::join_all;
 use prelude_mock_server::proof::ProofKey;
 use serde_json::json;
 
-use super::{StepError, StepResult, ensure, given};
+use super::{StepError, StepResult, ensure, optional};
 use crate::raw::{self, RawAnswer, RawSession};
 use crate::world::World;
 
@@ -79,9 +79,7 @@ async fn raw_session(w: &mut World) -> StepResult {
 #[given(regex = r"^the session refreshes with a valid proof$")]
 #[when(regex = r"^the session refreshes with a valid proof$")]
 async fn refreshes_validly(w: &mut World, #[step] step: &Step) -> StepResult {
-    if step.ty == StepType::When {
-        w.act().await?;
-    }
+    w.act_as(step).await?;
     let answer = valid_refresh(w, None).await?;
     w.answers = vec![answer];
     Ok(())
@@ -111,8 +109,7 @@ async fn refreshes_with_a_defective_proof(w: &mut World, what: String) -> StepRe
     let proof = broken_proof(session, &what, &url, now)?;
     let token = session.refresh_token.clone();
     w.last_proof.clone_from(&proof);
-    let answer = raw::send(&w.http, &url, proof, Some(&token), None, None).await?;
-    session_mut(w)?.learn(&answer);
+    let answer = send_refresh(w, proof, &token).await?;
     w.answers = vec![answer];
     Ok(())
 }
@@ -120,14 +117,12 @@ async fn refreshes_with_a_defective_proof(w: &mut World, what: String) -> StepRe
 #[when(regex = r"^the session replays its last proof$")]
 async fn replays_last_proof(w: &mut World) -> StepResult {
     w.act().await?;
-    let url = refresh_url(w);
     let proof = w
         .last_proof
         .clone()
         .ok_or_else(|| StepError::failed("no proof was sent yet"))?;
     let token = session(w)?.refresh_token.clone();
-    let answer = raw::send(&w.http, &url, Some(proof), Some(&token), None, None).await?;
-    session_mut(w)?.learn(&answer);
+    let answer = send_refresh(w, Some(proof), &token).await?;
     w.answers = vec![answer];
     Ok(())
 }
@@ -166,7 +161,7 @@ async fn the_answer_is(w: &mut World, status: u16, code: String) -> StepResult {
             answer.status, answer.code
         )
     })?;
-    match given(&code) {
+    match optional(&code) {
         Some(code) => ensure(answer.code.as_deref() == Some(code), || {
             format!("expected code {code:?}, got {:?}", answer.code)
         }),
@@ -244,6 +239,18 @@ fn session_mut(w: &mut World) -> Result<&mut RawSession, StepError> {
         .ok_or_else(|| StepError::failed("no raw session"))
 }
 
+/// One refresh presenting `token` with `proof`; the session learns the answer (its nonce and
+/// rotated token).
+async fn send_refresh(
+    w: &mut World,
+    proof: Option<String>,
+    token: &str,
+) -> Result<RawAnswer, StepError> {
+    let answer = raw::send(&w.http, &refresh_url(w), proof, Some(token), None, None).await?;
+    session_mut(w)?.learn(&answer);
+    Ok(answer)
+}
+
 /// A correct refresh with the current token (or `token`), answering one nonce challenge.
 async fn valid_refresh(w: &mut World, token: Option<String>) -> Result<RawAnswer, StepError> {
     let url = refresh_url(w);
@@ -256,8 +263,7 @@ async fn valid_refresh(w: &mut World, token: Option<String>) -> Result<RawAnswer
     for _ in 0..2 {
         let proof = session(w)?.proof(&url, now).build();
         w.last_proof = Some(proof.clone());
-        let sent = raw::send(&w.http, &url, Some(proof), Some(&token), None, None).await?;
-        session_mut(w)?.learn(&sent);
+        let sent = send_refresh(w, Some(proof), &token).await?;
         let challenged = sent.code.as_deref() == Some("use_dpop_nonce");
         answer = Some(sent);
         if !challenged {

@@ -1,11 +1,11 @@
 //! Client steps: drive the SDK through the driver (login, refresh, bursts, logout, revoke,
 //! list, authorised requests, restart, dispose) and judge what it returned and stored.
 
-use cucumber::gherkin::{Step, StepType};
+use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use futures_util::future::join_all;
 
-use super::{StepError, StepResult, Who, ensure, given, number};
+use super::{StepError, StepResult, Who, ensure, number, optional};
 use crate::protocol::{
     AccessToken, ErrorKind, Events, ListedSessions, Op, RevokeTarget, SdkError, Stored,
     Subscription, UserInfo,
@@ -45,14 +45,14 @@ async fn shares_storage(w: &mut World, who: Who, how: String) -> StepResult {
 #[given(regex = r#"^(?:the client|client "([a-z0-9_-]+)") refreshes(?: again)?$"#)]
 #[when(regex = r#"^(?:the client|client "([a-z0-9_-]+)") refreshes(?: again)?$"#)]
 async fn refreshes(w: &mut World, #[step] step: &Step, who: Who) -> StepResult {
-    act_if_when(w, step).await?;
+    w.act_as(step).await?;
     record(w, who.name(), Op::Refresh).await
 }
 
 #[given(regex = r#"^(?:the client|client "([a-z0-9_-]+)") invalidates its cache$"#)]
 #[when(regex = r#"^(?:the client|client "([a-z0-9_-]+)") invalidates its cache$"#)]
 async fn invalidates(w: &mut World, #[step] step: &Step, who: Who) -> StepResult {
-    act_if_when(w, step).await?;
+    w.act_as(step).await?;
     w.must(who.name(), Op::Invalidate).await.map(drop)
 }
 
@@ -299,7 +299,7 @@ async fn callers_at_once(w: &mut World, n: usize, what: String, other: String) -
         Op::Logout
     };
     let mut clients = vec![MAIN.to_owned()];
-    clients.extend(given(&other).map(str::to_owned));
+    clients.extend(optional(&other).map(str::to_owned));
     burst(w, n, &clients, op).await
 }
 
@@ -336,7 +336,7 @@ async fn the_call_succeeds(w: &mut World, who: Who) -> StepResult {
     regex = r#"^(?:the call|client "([a-z0-9_-]+)"'s call) fails(?: with kind "([a-z_]+)")?(?: (?:and|with) code "([a-z_]+)")?$"#
 )]
 async fn the_call_fails(w: &mut World, who: Who, kind: String, code: String) -> StepResult {
-    judge_failure(w.last_of(who.name())?, given(&kind), given(&code))
+    judge_failure(w.last_of(who.name())?, optional(&kind), optional(&code))
 }
 
 #[then(regex = r"^all (?:(\d+) )?callers succeed$")]
@@ -363,7 +363,7 @@ async fn all_callers_fail(w: &mut World, n: String, kind: String) -> StepResult 
     burst_size(w, &n)?;
     w.burst
         .iter()
-        .try_for_each(|r| judge_failure(r, given(&kind), None))
+        .try_for_each(|r| judge_failure(r, optional(&kind), None))
 }
 
 #[then(regex = r"^all requests were answered (\d+)$")]
@@ -410,7 +410,7 @@ async fn the_state_is(w: &mut World, who: Who, state: String, code: String) -> S
     ensure(now.state == state, || {
         format!("expected state {state:?}, got {:?}", now.state)
     })?;
-    match given(&code) {
+    match optional(&code) {
         Some(code) => ensure(now.code.as_deref() == Some(code), || {
             format!("expected state code {code:?}, got {:?}", now.code)
         }),
@@ -493,21 +493,12 @@ async fn the_list_includes(w: &mut World, whose: String, kind: String) -> StepRe
         let ids: Vec<&str> = page.sessions.iter().map(|s| s.id.as_str()).collect();
         return Err(StepError::failed(format!("session not listed in {ids:?}")));
     };
-    match given(&kind) {
+    match optional(&kind) {
         Some(kind) => ensure(found.device_type == kind, || {
             format!("expected device type {kind:?}, got {:?}", found.device_type)
         }),
         None => Ok(()),
     }
-}
-
-/// Steps that serve as setup (`Given`) and as the action (`When`) start counting only as
-/// the action.
-async fn act_if_when(w: &mut World, step: &Step) -> StepResult {
-    if step.ty == StepType::When {
-        w.act().await?;
-    }
-    Ok(())
 }
 
 async fn login(w: &mut World, name: &str, wrong: bool, must: bool) -> StepResult {

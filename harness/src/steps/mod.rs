@@ -94,7 +94,7 @@ impl Who {
 }
 
 /// An optional regex group: cucumber passes a group that did not match as an empty string.
-pub(crate) fn given(capture: &str) -> Option<&str> {
+pub(crate) fn optional(capture: &str) -> Option<&str> {
     (!capture.is_empty()).then_some(capture)
 }
 

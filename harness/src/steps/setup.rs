@@ -1,11 +1,11 @@
 //! Setup steps: the user, the server's policy, injected faults and other devices, all
 //! through the control API.
 
-use cucumber::gherkin::{Step, StepType};
+use cucumber::gherkin::Step;
 use cucumber::{given, when};
 use prelude_mock_server::{Fault, FaultAction, NonceMode, Route};
 
-use super::{StepError, StepResult, given, number};
+use super::{StepError, StepResult, number, optional};
 use crate::raw::RawSession;
 use crate::world::{TestUser, World};
 
@@ -83,9 +83,7 @@ async fn the_server_rotates_its_key(
     #[step] step: &Step,
     overlap: i64,
 ) -> StepResult {
-    if step.ty == StepType::When {
-        w.act().await?;
-    }
+    w.act_as(step).await?;
     w.control
         .rotate_signing_key(overlap)
         .await
@@ -148,7 +146,7 @@ async fn other_devices_are_logged_in(w: &mut World, n: String, ua: String) -> St
     let user_id = w.user()?.id.clone();
     let api = w.api_url();
     for _ in 0..n {
-        let device = RawSession::login(&w.http, &api, &w.control, &user_id, given(&ua)).await?;
+        let device = RawSession::login(&w.http, &api, &w.control, &user_id, optional(&ua)).await?;
         w.devices.push(device);
     }
     Ok(())
