@@ -59,9 +59,6 @@ pub use world::{Answer, World};
 /// Cucumber's step attributes, for steps of your own over [`World`].
 pub use cucumber::{given, then, when};
 
-/// Re-exported so adapters and tests can name the reference client's broken variants.
-pub use prelude_session::BrokenVariant;
-
 /// `n` random bytes as hex (ids for users and scratch directories).
 pub(crate) fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];

@@ -17,12 +17,8 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn adapter(variant: Option<&str>) -> String {
-    let bin = env!("CARGO_BIN_EXE_reference-adapter");
-    match variant {
-        Some(v) => format!("{bin} --variant {v}"),
-        None => bin.to_owned(),
-    }
+fn adapter() -> String {
+    env!("CARGO_BIN_EXE_reference-adapter").to_owned()
 }
 
 fn run(args: &[&str], reports: &Path) -> (i32, RunReport) {
@@ -42,15 +38,15 @@ fn run(args: &[&str], reports: &Path) -> (i32, RunReport) {
     (output.status.code().expect("exit code"), report)
 }
 
+/// One scenario every SDK fails, one every conforming SDK passes.
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cli");
+
 const MUST_TAGS: &str = "@must and not @needs-multi_process";
 
 #[test]
 fn a_conforming_adapter_exits_zero_and_writes_json_and_junit() {
     let reports = scratch("ok");
-    let (code, report) = run(
-        &["--adapter", &adapter(None), "--tags", MUST_TAGS],
-        &reports,
-    );
+    let (code, report) = run(&["--adapter", &adapter(), "--tags", MUST_TAGS], &reports);
     assert_eq!(code, 0, "{}", report.summary_line());
     assert!(report.scenarios.iter().all(|s| s.level == "must"));
     let junit = std::fs::read_to_string(reports.join("run.junit.xml")).expect("junit");
@@ -58,49 +54,41 @@ fn a_conforming_adapter_exits_zero_and_writes_json_and_junit() {
 }
 
 #[test]
-fn a_broken_adapter_exits_one_and_expected_failures_turn_it_green() {
-    let reports = scratch("broken");
-    let broken = adapter(Some("no-wipe-on-revoke-mine"));
-    let (code, report) = run(&["--adapter", &broken, "--tags", "@needs-revoke"], &reports);
+fn a_failing_scenario_exits_one_and_expected_failures_turn_it_green() {
+    let reports = scratch("failing");
+    let failing = "fixture: Logout sends two logout requests";
+    let passing = "fixture: Logout sends one logout request";
+    let sdk = adapter();
+    let (code, report) = run(&["--adapter", &sdk, "--features", FIXTURE], &reports);
     assert_eq!(code, 1);
-    assert_eq!(
-        report.failed_ids(),
-        ["revoke: Revoking a target that includes this session wipes it [mine]"]
-    );
+    assert_eq!(report.failed_ids(), [failing]);
 
     let expected = reports.join("expected.toml");
     std::fs::write(
         &expected,
-        "\"revoke: Revoking a target that includes this session wipes it [mine]\" = \"keeps credentials after revoke(mine)\"\n",
+        format!("{failing:?} = \"expects a second request\"\n"),
     )
     .expect("write");
-    let expected = expected.to_string_lossy().into_owned();
-    let (code, report) = run(
-        &[
-            "--adapter",
-            &broken,
-            "--tags",
-            "@needs-revoke",
-            "--expected-failures",
-            &expected,
-        ],
-        &reports,
-    );
+    let expected_arg = expected.to_string_lossy().into_owned();
+    let with_expected = [
+        "--adapter",
+        &sdk,
+        "--features",
+        FIXTURE,
+        "--expected-failures",
+        &expected_arg,
+    ];
+    let (code, report) = run(&with_expected, &reports);
     assert_eq!(code, 0, "{}", report.summary_line());
     assert_eq!(report.summary.expected_failures, 1);
 
-    // The same list against a conforming SDK is stale: an unexpected pass fails the run.
-    let (code, report) = run(
-        &[
-            "--adapter",
-            &adapter(None),
-            "--tags",
-            "@needs-revoke",
-            "--expected-failures",
-            &expected,
-        ],
-        &reports,
-    );
+    // Listing a scenario the SDK passes is stale: an unexpected pass fails the run.
+    std::fs::write(
+        &expected,
+        format!("{failing:?} = \"expects a second request\"\n{passing:?} = \"stale\"\n"),
+    )
+    .expect("write");
+    let (code, report) = run(&with_expected, &reports);
     assert_eq!(code, 1);
     assert_eq!(report.summary.unexpected_passes, 1);
 }
@@ -121,40 +109,54 @@ fn the_server_subcommand_attacks_a_running_server_by_url() {
 #[test]
 fn compare_tabulates_runs_scenario_by_scenario() {
     let reports = scratch("compare");
-    let good = reports.join("good");
-    let bad = reports.join("bad");
-    run(
-        &["--adapter", &adapter(None), "--tags", "@needs-revoke"],
-        &good,
-    );
+    let plain = reports.join("plain");
+    let expecting = reports.join("expecting");
+    let failing = "fixture: Logout sends two logout requests";
+    let expected = reports.join("expected.toml");
+    std::fs::write(
+        &expected,
+        format!("{failing:?} = \"expects a second request\"\n"),
+    )
+    .expect("write");
+    let sdk = adapter();
+    run(&["--adapter", &sdk, "--features", FIXTURE], &plain);
+    let expected = expected.to_string_lossy().into_owned();
     run(
         &[
             "--adapter",
-            &adapter(Some("revoke-blank-session-sent")),
-            "--tags",
-            "@needs-revoke",
+            &sdk,
+            "--features",
+            FIXTURE,
+            "--expected-failures",
+            &expected,
         ],
-        &bad,
+        &expecting,
     );
     let table = reports.join("table.md");
     let status = cli()
         .arg("compare")
-        .arg(good.join("run.json"))
-        .arg(bad.join("run.json"))
+        .arg(plain.join("run.json"))
+        .arg(expecting.join("run.json"))
         .arg("--output")
         .arg(&table)
         .status()
         .expect("compare runs");
     assert!(status.success());
     let table = std::fs::read_to_string(table).expect("table");
-    let row = table
-        .lines()
-        .find(|l| l.starts_with("| revoke: An empty session id"))
-        .expect("row for the blank id scenario");
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {name} |")))
+            .unwrap_or_else(|| panic!("no row for {name:?} in\n{table}"))
+            .to_owned()
+    };
+    let failing_row = row(failing);
     assert!(
-        row.contains("✅ passed") && row.contains("❌ failed"),
-        "{row}"
+        failing_row.contains("❌ failed") && failing_row.contains("⚠️ expected failure"),
+        "{failing_row}"
     );
+    let passing_row = row("fixture: Logout sends one logout request");
+    assert_eq!(passing_row.matches("✅ passed").count(), 2, "{passing_row}");
 }
 
 #[test]

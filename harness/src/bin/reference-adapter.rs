@@ -1,13 +1,11 @@
 //! The reference Rust client (`prelude-session`) as an adapter: speaks the adapter protocol
-//! on stdin/stdout, so the suite's adapter path is tested on every run.
-//!
-//! `reference-adapter [--variant NAME]`: with a variant, a deliberately broken client (see
-//! `BrokenVariant`), for proving that the suite catches the bug.
+//! on stdin/stdout, so the suite's adapter path is tested on every run. (Its deliberately
+//! broken builds are `broken-adapter`, in the `prelude-self-test` package.)
 
 use std::sync::Arc;
 
 use clap::Parser;
-use prelude_conformance::{BrokenVariant, InProcess, serve};
+use prelude_conformance::{InProcess, serve};
 
 /// Command line.
 #[derive(Parser)]
@@ -15,15 +13,15 @@ use prelude_conformance::{BrokenVariant, InProcess, serve};
     version,
     about = "The reference Prelude session client behind the adapter protocol"
 )]
-struct Args {
-    /// Switch on a deliberate defect (no-coalescing, no-wipe-on-logout, ...).
-    #[arg(long, value_parser = |s: &str| s.parse::<BrokenVariant>())]
-    variant: Option<BrokenVariant>,
-}
+struct Args {}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let args = Args::parse();
-    let driver = Arc::new(InProcess::with_variant(args.variant));
-    serve(driver, tokio::io::stdin(), tokio::io::stdout()).await
+    let Args {} = Args::parse();
+    serve(
+        Arc::new(InProcess::new()),
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+    )
+    .await
 }

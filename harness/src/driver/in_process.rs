@@ -9,8 +9,8 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use prelude_session::{
-    BrokenVariant, Error, FileStore, RetryPolicy, SessionClient, SessionState, StateEvents, Store,
-    Unsubscribe,
+    Error, FileStore, RetryPolicy, SessionClient, SessionClientBuilder, SessionState, StateEvents,
+    Store, Unsubscribe,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -23,10 +23,13 @@ use crate::protocol::{
     SdkInfo, State, Stored, Subscription as SubscriptionId, UserInfo,
 };
 
-/// Drives the reference client in this process, optionally with a deliberate defect.
+/// A last say over each client's configuration (see [`InProcess::customised`]).
+type Customise = Arc<dyn Fn(SessionClientBuilder) -> SessionClientBuilder + Send + Sync>;
+
+/// Drives the reference client in this process.
 pub struct InProcess {
     hello: Hello,
-    variant: Option<BrokenVariant>,
+    customise: Option<Customise>,
     clients: Mutex<HashMap<String, Arc<Instance>>>,
 }
 
@@ -56,15 +59,29 @@ impl Drop for Instance {
 impl InProcess {
     /// The reference client as it ships.
     pub fn new() -> Self {
-        Self::with_variant(None)
+        Self::with("prelude-session".to_owned(), None)
     }
 
-    /// The reference client with `variant` switched on (for the mutation table).
-    pub fn with_variant(variant: Option<BrokenVariant>) -> Self {
-        let name = match variant {
-            Some(v) => format!("prelude-session (broken: {v})"),
-            None => "prelude-session".to_owned(),
-        };
+    /// The reference client, each instance's builder passed through `customise` after the
+    /// driver's own settings (store, retry policy, grace window). `name` is the SDK name the
+    /// driver reports in `hello`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use prelude_conformance::InProcess;
+    ///
+    /// let driver = InProcess::customised("prelude-session (10 s leeway)", |builder| {
+    ///     builder.refresh_leeway(Duration::from_secs(10))
+    /// });
+    /// ```
+    pub fn customised(
+        name: impl Into<String>,
+        customise: impl Fn(SessionClientBuilder) -> SessionClientBuilder + Send + Sync + 'static,
+    ) -> Self {
+        Self::with(name.into(), Some(Arc::new(customise)))
+    }
+
+    fn with(name: String, customise: Option<Customise>) -> Self {
         Self {
             hello: Hello {
                 protocol: PROTOCOL_VERSION,
@@ -79,7 +96,7 @@ impl InProcess {
                     .collect(),
                 requires: Vec::new(),
             },
-            variant,
+            customise,
             clients: Mutex::new(HashMap::new()),
         }
     }
@@ -113,8 +130,8 @@ impl InProcess {
         if let Some(grace) = config.reuse_grace_seconds {
             builder = builder.server_reuse_grace(Duration::from_secs(grace));
         }
-        if let Some(variant) = self.variant {
-            builder = builder.broken(variant);
+        if let Some(customise) = &self.customise {
+            builder = customise(builder);
         }
         let client = builder.build().map_err(sdk_error)?;
         let history = Arc::new(Mutex::new(Vec::new()));

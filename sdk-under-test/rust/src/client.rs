@@ -101,7 +101,8 @@ impl SessionClientBuilder {
     }
 
     /// Switches on a deliberate defect, for proving that the conformance suite catches it.
-    /// Without the `broken-variants` feature this has no effect.
+    /// Only with the `broken-variants` feature, which nothing shipped enables.
+    #[cfg(feature = "broken-variants")]
     #[doc(hidden)]
     pub fn broken(mut self, variant: BrokenVariant) -> Self {
         self.broken = Some(variant);

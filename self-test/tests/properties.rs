@@ -15,8 +15,9 @@ use std::marker::PhantomData;
 use std::path::PathBuf;
 
 use prelude_conformance::protocol::RevokeTarget as Wire;
-use prelude_conformance::{BrokenVariant, ClientConfig, Driver, InProcess, Op};
+use prelude_conformance::{ClientConfig, Driver, InProcess, Op};
 use prelude_mock_server::{Fault, FaultAction, MockServer, Policy, Route, Verdict};
+use prelude_self_test::{BrokenVariant, driver};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
@@ -220,7 +221,7 @@ impl<P: Pick> StateMachineTest for ClientMachine<P> {
         ));
         std::fs::create_dir_all(&workdir).expect("workdir");
         let mut system = System {
-            driver: InProcess::with_variant(P::VARIANT),
+            driver: P::VARIANT.map_or_else(InProcess::new, driver),
             runtime,
             server,
             workdir,

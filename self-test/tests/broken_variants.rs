@@ -1,10 +1,11 @@
 //! Proof that the suite catches bugs: each deliberately broken variant of the reference
-//! client, run through the reference adapter (`--variant`), must make exactly the
+//! client, run through the `broken-adapter` binary, must make exactly the
 //! scenarios that describe its bug fail, and no others. This table is the note's
 //! mutation table.
 
 use futures_util::StreamExt;
-use prelude_conformance::{BrokenVariant, Drivers, Suite};
+use prelude_conformance::{Drivers, Suite};
+use prelude_self_test::BrokenVariant;
 
 fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
     match variant {
@@ -108,7 +109,7 @@ async fn each_broken_variant_fails_exactly_the_scenarios_that_describe_its_bug()
             async move {
                 let command = format!(
                     "{} --variant {variant}",
-                    env!("CARGO_BIN_EXE_reference-adapter")
+                    env!("CARGO_BIN_EXE_broken-adapter")
                 );
                 let adapters = Drivers::adapters(&command, 1)
                     .await
