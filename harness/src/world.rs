@@ -291,7 +291,7 @@ impl World {
     /// Every session the server knows.
     pub(crate) async fn server_sessions(
         &self,
-    ) -> Result<Vec<prelude_mock_server::SessionInfo>, StepError> {
+    ) -> Result<Vec<prelude_mock_server::SessionRecord>, StepError> {
         self.control
             .sessions()
             .await

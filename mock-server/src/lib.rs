@@ -21,44 +21,32 @@
 //! For in-process tests without a socket, [`MockServerBuilder::router`] returns the axum
 //! `Router`.
 
-mod api_error;
 mod clock;
 mod config;
-mod control_client;
-mod cors;
+mod control;
 mod dpop;
 mod error;
-mod extract;
-mod faults;
+mod http;
 mod jose;
-mod journal;
-mod keyring;
-mod middleware;
-mod nonce;
-pub mod proof;
-mod replay;
-mod route;
 mod routes;
 mod server;
 mod state;
 mod store;
-mod time_fmt;
-mod tls;
 mod tokens;
-mod wire;
 
-pub use api_error::{ErrorBody, Reason};
 pub use clock::ClockReading;
 pub use config::{NonceMode, Policy, SeedUser, ServerConfig};
-pub use control_client::ControlClient;
+pub use control::client::ControlClient;
+pub use control::faults::{Fault, FaultAction};
+pub use control::journal::{JournalEntry, Stats, Verdict};
+pub use dpop::proof;
+pub use dpop::replay::ReplayCache;
 pub use dpop::{ProofSummary, verify_proof};
 pub use error::{Error, ErrorKind};
-pub use faults::{Fault, FaultAction};
+pub use http::api_error::{ErrorBody, Reason};
+pub use http::route::Route;
+pub use http::tls::TlsInfo;
+pub use http::wire::WireRequest;
 pub use jose::EcJwk;
-pub use journal::{JournalEntry, Stats, Verdict};
-pub use replay::ReplayCache;
-pub use route::Route;
 pub use server::{MockServer, MockServerBuilder};
-pub use store::{DeviceType, SessionInfo, SessionView, UserView};
-pub use tls::TlsInfo;
-pub use wire::WireRequest;
+pub use store::{DeviceType, SessionRecord, SessionView, UserView};

@@ -16,10 +16,10 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use crate::config::{Policy, SeedUser, ServerConfig};
-use crate::control_client::ControlClient;
-use crate::middleware::ConnectionControl;
+use crate::control::client::ControlClient;
+use crate::http::middleware::ConnectionControl;
+use crate::http::tls::{self, TlsInfo};
 use crate::state::AppState;
-use crate::tls::{self, TlsInfo};
 use crate::tokens::SigningKey;
 use crate::{Error, ErrorKind};
 

@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::clock::Clock;
 use crate::config::{Policy, SeedUser, ServerConfig};
-use crate::faults::Faults;
-use crate::journal::Journal;
-use crate::keyring::KeyRing;
-use crate::nonce::NonceSource;
-use crate::replay::ReplayCache;
+use crate::control::faults::Faults;
+use crate::control::journal::Journal;
+use crate::dpop::nonce::NonceSource;
+use crate::dpop::replay::ReplayCache;
 use crate::store::Store;
 use crate::tokens::SigningKey;
+use crate::tokens::keyring::KeyRing;
 use crate::{Error, Reason};
 
 pub(crate) struct Shared {

@@ -13,10 +13,14 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Self {
+        Self::start_with_logs(args, Stdio::null())
+    }
+
+    fn start_with_logs(args: &[&str], logs: Stdio) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_prelude-mock"))
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(logs)
             .spawn()
             .expect("binary starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -115,6 +119,21 @@ async fn the_binary_reads_policy_and_users_from_a_config_file() {
     assert!(users.contains("file@example.com"));
     running.interrupt_and_wait();
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let mut running = Running::start_with_logs(&["--port", "0"], Stdio::piped());
+    let mut logs = running.child.stderr.take().expect("stderr");
+    let _url = running.line();
+    assert!(running.interrupt_and_wait().success());
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut logs, &mut text).expect("logs");
+    assert!(text.contains("listening on"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "escape codes in piped logs: {text:?}"
+    );
 }
 
 #[test]

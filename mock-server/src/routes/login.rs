@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{RequestLine, access_token, check_proof, cookie_value, refresh_token, token_pair};
-use crate::api_error::ApiError;
-use crate::extract::Body;
-use crate::journal::Trace;
+use crate::control::journal::Trace;
+use crate::http::api_error::ApiError;
+use crate::http::extract::Body;
 use crate::state::AppState;
 use crate::store::{Device, NewSession, Spend, VerificationKind};
 use crate::tokens::ChallengeClaims;

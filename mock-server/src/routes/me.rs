@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::{RequestLine, authenticate};
 use crate::Reason;
-use crate::api_error::ApiError;
-use crate::extract::Body;
-use crate::journal::Trace;
+use crate::control::journal::Trace;
+use crate::http::api_error::ApiError;
+use crate::http::extract::Body;
 use crate::state::AppState;
 use crate::store::RevokeTarget;
 

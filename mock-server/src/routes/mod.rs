@@ -1,8 +1,7 @@
 //! The HTTP surface: Prelude routes, JWKS and the control API, assembled into one `Router` by
 //! [`build`], plus the helpers handlers share (proof checks, bearer auth, token-pair answers).
 
-mod control;
-mod login;
+pub(crate) mod login;
 mod me;
 mod session;
 mod well_known;
@@ -14,16 +13,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
-use crate::api_error::ApiError;
 use crate::config::Policy;
+use crate::control::journal::Trace;
 use crate::dpop::{self, Expected, Presented, Verifier};
-use crate::extract::MAX_BODY;
-use crate::journal::Trace;
-use crate::route::Route;
+use crate::http::api_error::ApiError;
+use crate::http::extract::MAX_BODY;
+use crate::http::middleware;
+use crate::http::route::Route;
+use crate::http::time_fmt::{http_date, iso8601};
 use crate::state::AppState;
-use crate::time_fmt::{http_date, iso8601};
 use crate::tokens::AccessClaims;
-use crate::{Reason, jose, middleware};
+use crate::{Reason, jose};
 
 /// Builds the whole application for `state`.
 pub(crate) fn build(state: AppState) -> Router {
@@ -42,7 +42,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route(Route::OtpRetry.path(), post(login::otp_retry))
         .route(Route::Jwks.path(), get(well_known::jwks));
     prelude
-        .merge(control::router(state.clone()))
+        .merge(crate::control::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -51,7 +51,7 @@ pub(crate) fn build(state: AppState) -> Router {
             state.clone(),
             middleware::observe,
         ))
-        .layer(axum::middleware::from_fn(crate::cors::cors))
+        .layer(axum::middleware::from_fn(crate::http::cors::cors))
         // Outermost, so preflights answered by the CORS layer carry the virtual Date too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -8,9 +8,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{RequestLine, access_token, check_proof, logged_out, refresh_token, token_pair};
-use crate::api_error::ApiError;
-use crate::extract::Body;
-use crate::journal::Trace;
+use crate::control::journal::Trace;
+use crate::http::api_error::ApiError;
+use crate::http::extract::Body;
 use crate::state::AppState;
 use crate::store::Spend;
 use crate::{Reason, jose};

@@ -56,7 +56,7 @@ mod user;
 
 #[doc(hidden)]
 pub use broken::BrokenVariant;
-pub use client::{SessionClient, SessionClientBuilder, SessionInfo};
+pub use client::{SessionClient, SessionClientBuilder, SessionSnapshot};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dpop::{DpopSigner, PublicJwk, SoftwareKey};
 pub use error::{Error, ErrorKind};

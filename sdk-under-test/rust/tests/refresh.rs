@@ -90,7 +90,7 @@ async fn the_profile_carries_every_claim_of_the_access_token() {
         assert!(profile.contains_key(claim), "{claim}");
     }
     assert_eq!(client.access_token_expires_at(), Some(NOW + 900));
-    let info = client.session_info();
+    let info = client.snapshot();
     assert!(info.logged_in && !info.refresh_in_flight);
     assert_eq!(info.user_id.as_deref(), Some(f.user_id.as_str()));
 }

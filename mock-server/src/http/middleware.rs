@@ -12,13 +12,13 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
 
 use crate::Reason;
-use crate::api_error::{ApiError, Rejection};
-use crate::faults::FaultAction;
-use crate::journal::{JournalEntry, Trace, Verdict};
-use crate::route::Route;
+use crate::control::faults::FaultAction;
+use crate::control::journal::{JournalEntry, Trace, Verdict};
+use crate::http::api_error::{ApiError, Rejection};
+use crate::http::route::Route;
+use crate::http::time_fmt::http_date;
+use crate::http::wire::WireRequest;
 use crate::state::AppState;
-use crate::time_fmt::http_date;
-use crate::wire::WireRequest;
 
 /// Largest total size of request headers answered normally.
 pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -227,7 +227,7 @@ pub(crate) async fn control_auth(
 /// Buffers the body so the request can be both recorded and handled.
 async fn capture(req: Request) -> Result<(Request, Option<WireRequest>), Response> {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, crate::extract::MAX_BODY + 1)
+    let bytes = axum::body::to_bytes(body, crate::http::extract::MAX_BODY + 1)
         .await
         .map_err(|_| {
             ApiError::new(Reason::BodyTooLarge, "request body is too large").into_response()

@@ -4,17 +4,24 @@
 //! Parsing ([`parse`]) and checking ([`Verifier::verify`]) are separate so the journal can
 //! record a proof's claims even when it is rejected. Key binding to a session is not checked
 //! here: the store owns sessions and compares thumbprints.
+//!
+//! Beside verification: `nonce` (derived server nonces), `replay` (the `jti` cache) and
+//! `proof` (building proofs from the client side, for tests and attacks).
+
+pub(crate) mod nonce;
+pub mod proof;
+pub(crate) mod replay;
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 use axum::http::{HeaderMap, Uri};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::api_error::Reason;
 use crate::config::Policy;
+use crate::http::api_error::Reason;
 use crate::jose::{EcJwk, split_compact};
-use crate::nonce::NonceSource;
-use crate::replay::ReplayCache;
+use nonce::NonceSource;
+use replay::ReplayCache;
 
 /// Largest proof accepted; real proofs are about 600 bytes.
 const MAX_PROOF_LEN: usize = 8 * 1024;

@@ -6,14 +6,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::api_error::ErrorBody;
 use crate::clock::ClockReading;
 use crate::config::Policy;
-use crate::faults::Fault;
-use crate::journal::{JournalEntry, Stats};
-use crate::route::Route;
-use crate::store::{SessionInfo, UserView};
-use crate::tls::TlsInfo;
+use crate::control::faults::Fault;
+use crate::control::journal::{JournalEntry, Stats};
+use crate::http::api_error::ErrorBody;
+use crate::http::route::Route;
+use crate::http::tls::TlsInfo;
+use crate::store::{SessionRecord, UserView};
 use crate::{Error, ErrorKind};
 
 /// Client for the control API of a mock server.
@@ -205,7 +205,7 @@ impl ControlClient {
     }
 
     /// All sessions with their server-side state.
-    pub async fn sessions(&self) -> Result<Vec<SessionInfo>, Error> {
+    pub async fn sessions(&self) -> Result<Vec<SessionRecord>, Error> {
         self.field(self.request(Method::GET, "/sessions"), "sessions")
             .await
     }

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api_error::Reason;
 use crate::dpop::ProofSummary;
-use crate::route::Route;
-use crate::wire::WireRequest;
+use crate::http::api_error::Reason;
+use crate::http::route::Route;
+use crate::http::wire::WireRequest;
 
 /// Entries kept; older ones are dropped first.
 const CAPACITY: usize = 100_000;

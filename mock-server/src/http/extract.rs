@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::Reason;
-use crate::api_error::ApiError;
+use crate::http::api_error::ApiError;
 
 /// Largest body a route accepts.
 pub(crate) const MAX_BODY: usize = 64 * 1024;

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::route::Route;
+use crate::http::route::Route;
 
 /// What a fault does to a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

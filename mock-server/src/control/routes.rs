@@ -9,18 +9,19 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::login::challenge_token;
-use crate::api_error::ApiError;
+use crate::Reason;
 use crate::clock::ClockReading;
 use crate::config::Policy;
-use crate::extract::Body;
-use crate::faults::Fault;
-use crate::route::Route;
+use crate::control::faults::Fault;
+use crate::http::api_error::ApiError;
+use crate::http::extract::Body;
+use crate::http::middleware;
+use crate::http::route::Route;
+use crate::routes::login::challenge_token;
 use crate::state::AppState;
 use crate::store::{Device, DeviceType};
-use crate::{Reason, middleware};
 
-pub(super) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/__mock/users", get(users).post(create_user))
         .route("/__mock/users/{id}/terminate", post(terminate_user))

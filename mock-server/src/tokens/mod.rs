@@ -4,6 +4,8 @@
 //! Which claims a token carries is decided here; whether a session is still alive is the
 //! store's business.
 
+pub(crate) mod keyring;
+
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,

@@ -1,0 +1,13 @@
+//! HTTP plumbing around the handlers: the Prelude error bodies (one place), extractors that
+//! fail with them, the typed route enum, middleware (journal, faults, `Date`/`DPoP-Nonce`,
+//! header limits, control auth), CORS, request capture, wire time formats and TLS.
+//! The handlers themselves are in `routes` (Prelude API) and `control` (control API).
+
+pub(crate) mod api_error;
+pub(crate) mod cors;
+pub(crate) mod extract;
+pub(crate) mod middleware;
+pub(crate) mod route;
+pub(crate) mod time_fmt;
+pub(crate) mod tls;
+pub(crate) mod wire;

@@ -1,0 +1,266 @@
+//! The refresh engine: when a cached access token is fresh enough, the one coalesced refresh
+//! flight (store lock, re-read, one request, retries with backoff, what a lost answer means)
+//! and validating the token pair it brings back.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::FutureExt;
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::flight::start_flight;
+use super::{Inner, LocalSession, SessionClient};
+use crate::broken::BrokenVariant;
+use crate::error::{Error, ErrorKind};
+use crate::http::{Answer, Failure, exchange};
+use crate::state::SessionState;
+use crate::user::{User, claims};
+
+#[derive(Deserialize)]
+struct TokenPairBody {
+    access_token: String,
+    expires_at: i64,
+}
+
+/// A token-pair answer, validated.
+pub(super) struct TokenPair {
+    pub(super) user: User,
+    pub(super) refresh_token: String,
+    pub(super) refresh_expires_at: Option<String>,
+    pub(super) skew: i64,
+}
+
+/// Validates a finalize/refresh answer; nothing is stored unless all of it is right.
+/// `skew` (local minus server clock) turns the server's `expires_at` into local time.
+fn token_pair(answer: &Answer, now: i64, skew: i64, millis: bool) -> Result<TokenPair, Error> {
+    let body: TokenPairBody = serde_json::from_slice(&answer.body)
+        .map_err(|e| Error::bad_response(format!("token answer is not the expected JSON: {e}")))?;
+    let refresh_token = answer
+        .header("x-refresh-token")
+        .ok_or_else(|| Error::bad_response("token answer has no X-Refresh-Token"))?
+        .to_owned();
+    let profile = claims(&body.access_token)?;
+    let server_expiry = if millis {
+        body.expires_at.saturating_mul(1000)
+    } else {
+        body.expires_at
+    };
+    let expires_at = server_expiry.saturating_add(skew);
+    if expires_at <= now {
+        return Err(Error::bad_response(
+            "token answer's expires_at is in the past",
+        ));
+    }
+    Ok(TokenPair {
+        user: User {
+            access_token: body.access_token,
+            profile,
+            expires_at,
+        },
+        refresh_token,
+        refresh_expires_at: answer
+            .header("x-refresh-token-expires-at")
+            .map(str::to_owned),
+        skew,
+    })
+}
+
+impl Inner {
+    /// A validated token pair, its expiry on the local clock (corrected by the answer's `Date`).
+    pub(super) fn token_pair(&self, answer: &Answer, now: i64) -> Result<TokenPair, Error> {
+        let skew = if self.is_broken(BrokenVariant::IgnoresClockSkew) {
+            0
+        } else {
+            answer.skew(now)
+        };
+        token_pair(
+            answer,
+            now,
+            skew,
+            self.is_broken(BrokenVariant::ExpiryInMilliseconds),
+        )
+    }
+
+    /// How long to wait after failed attempt `attempt`.
+    pub(super) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if self.is_broken(BrokenVariant::NoBackoff) {
+            return Duration::ZERO;
+        }
+        let retry_after = retry_after.filter(|_| !self.is_broken(BrokenVariant::IgnoresRetryAfter));
+        self.retry.delay(attempt, retry_after)
+    }
+
+    /// How long before expiry a cached token counts as stale: the configured leeway, but at
+    /// most a quarter of the token's lifetime, so short-lived tokens are still cached.
+    pub(super) fn margin(&self, user: &User) -> i64 {
+        let lifetime = match (user.profile.get("exp"), user.profile.get("iat")) {
+            (Some(exp), Some(iat)) => exp.as_i64().zip(iat.as_i64()).map(|(e, i)| e - i),
+            _ => None,
+        };
+        lifetime
+            .filter(|l| *l > 0)
+            .map_or(self.leeway, |l| self.leeway.min(l / 4))
+    }
+
+    /// The cached user if its token is fresh beyond the leeway.
+    pub(super) fn fresh_user(&self, local: &LocalSession) -> Option<User> {
+        let user = local.user.as_ref()?;
+        (user.expires_at > self.clock.now().saturating_add(self.margin(user))).then(|| user.clone())
+    }
+
+    /// The body of a refresh flight; `coordinate` takes the store's lock first (always, but
+    /// for broken variants).
+    pub(super) async fn refresh_now(self: Arc<Self>, coordinate: bool) -> Result<User, Error> {
+        let _lock = if coordinate {
+            self.store_lock().await?
+        } else {
+            None
+        };
+        let (epoch, signer, session) = {
+            let mut local = self.local();
+            // Another process sharing the store may have rotated or wiped meanwhile.
+            match self.store.load()? {
+                Some(stored) if local.session.as_ref() != Some(&stored) => {
+                    self.adopt(&mut local, stored)?;
+                }
+                Some(_) => {}
+                None => {
+                    if local.session.is_some() {
+                        self.wipe(&mut local)?;
+                    }
+                    return Err(Error::new(ErrorKind::NotLoggedIn, "no session is stored"));
+                }
+            }
+            if let Some(user) = self.fresh_user(&local) {
+                return Ok(user);
+            }
+            let (Some(signer), Some(session)) = (local.signer.clone(), local.session.clone())
+            else {
+                return Err(Error::new(ErrorKind::NotLoggedIn, "no session is stored"));
+            };
+            (local.epoch, signer, session)
+        };
+        let mut dpop = self.dpop(
+            signer.clone(),
+            session.dpop_nonce.clone(),
+            session.skew_seconds,
+        );
+        let url = format!("{}/refresh", self.api);
+        let token = session.refresh_token;
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let now = self.clock.now();
+            let sent = exchange(&self.http, Method::POST, &url, now, Some(&mut dpop), |r| {
+                r.header("X-Refresh-Token", &token)
+                    .header("Content-Type", "application/json")
+            })
+            .await;
+            let retries_left = attempt < self.retry.max_attempts;
+            let error = match sent {
+                Ok(answer) if answer.is_success() => {
+                    let pair = self.token_pair(&answer, now)?;
+                    return self.commit(pair, epoch, &signer, dpop.nonce);
+                }
+                Ok(answer) if answer.is_transient() && retries_left => {
+                    tokio::time::sleep(self.backoff(attempt, answer.retry_after())).await;
+                    continue;
+                }
+                Ok(answer) => answer.error(),
+                Err(Failure::NotSent(_)) if retries_left => {
+                    tokio::time::sleep(self.backoff(attempt, None)).await;
+                    continue;
+                }
+                Err(Failure::Unknown(_))
+                    if self.is_broken(BrokenVariant::RetryRespendsToken) && retries_left =>
+                {
+                    tokio::time::sleep(self.backoff(attempt, None)).await;
+                    continue;
+                }
+                Err(Failure::Unknown(error)) => {
+                    // The server may have rotated the token. Sending it again is safe only
+                    // inside its reuse grace window, where it answers with the same successor.
+                    let remaining = self
+                        .reuse_grace
+                        .and_then(|g| g.checked_sub(started.elapsed()));
+                    match remaining {
+                        Some(remaining) if retries_left => {
+                            tokio::time::sleep(self.backoff(attempt, None).min(remaining / 2))
+                                .await;
+                            continue;
+                        }
+                        _ => Error::new(
+                            ErrorKind::RefreshOutcomeUnknown,
+                            format!(
+                                "the refresh may have reached the server but its answer was lost: {error}"
+                            ),
+                        ),
+                    }
+                }
+                Err(failure) => failure.into_error(),
+            };
+            match error.kind() {
+                ErrorKind::Unauthorized => self.set_state(SessionState::Expired),
+                ErrorKind::Terminated => self.set_state(SessionState::Terminated {
+                    code: error.code().unwrap_or("forbidden").to_owned(),
+                }),
+                _ => {}
+            }
+            self.remember_nonce(epoch, dpop.nonce);
+            return Err(error);
+        }
+    }
+}
+
+impl SessionClient {
+    /// A fresh access token and profile: the cached one if it is valid beyond the leeway,
+    /// otherwise one network refresh shared by every concurrent caller.
+    pub async fn refresh(&self) -> Result<User, Error> {
+        self.alive()?;
+        let flight = {
+            // Checked under the flight slot's lock: a flight that just ended has already
+            // cached its token, so no second refresh starts for it.
+            let mut slot = self
+                .inner
+                .refresh_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(user) = self.inner.fresh_user(&self.inner.local()) {
+                return Ok(user);
+            }
+            let late = slot.is_some()
+                && self
+                    .inner
+                    .is_broken(BrokenVariant::CoalescesOnlySimultaneous)
+                && self
+                    .inner
+                    .refresh_started
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some_and(|t| t.elapsed() > Duration::from_millis(20));
+            if self.inner.is_broken(BrokenVariant::NoCoalescing) || late {
+                None
+            } else {
+                Some(match slot.as_ref() {
+                    Some(flight) => flight.clone(),
+                    None => {
+                        *self
+                            .inner
+                            .refresh_started
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                        let body = self.inner.clone().refresh_now(true).boxed();
+                        start_flight(&mut slot, &self.inner, |inner| &inner.refresh_flight, body)
+                    }
+                })
+            }
+        };
+        match flight {
+            Some(flight) => flight.await,
+            // Broken variants: a request of its own, outside the flight.
+            None => self.inner.clone().refresh_now(false).await,
+        }
+    }
+}
