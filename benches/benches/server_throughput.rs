@@ -15,7 +15,7 @@ use aws_lc_rs::signature::{
     UnparsedPublicKey,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use prelude_benches::RawSession;
+use prelude_benches::{RawSession, login, refresh};
 use prelude_mock_server::MockServer;
 use tokio::sync::Mutex;
 
@@ -39,9 +39,7 @@ fn refresh_throughput(c: &mut Criterion) {
             let mut sessions = Vec::with_capacity(clients);
             for n in 0..clients {
                 let email = format!("bench-{clients}-{n}@example.com");
-                let session = RawSession::login(&server, &http, &email)
-                    .await
-                    .expect("login");
+                let session = login(&server, &http, &email).await.expect("login");
                 sessions.push(Arc::new(Mutex::new(session)));
             }
             sessions
@@ -60,7 +58,7 @@ fn refresh_throughput(c: &mut Criterion) {
                         tasks.spawn(async move {
                             let mut session = session.lock().await;
                             for _ in 0..iters {
-                                session.refresh(&http, &url).await.expect("refresh");
+                                refresh(&mut session, &http, &url).await.expect("refresh");
                             }
                         });
                     }

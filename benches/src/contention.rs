@@ -17,7 +17,7 @@ use prelude_session::SessionClient;
 use serde::Serialize;
 use tokio::sync::{Mutex, Semaphore, watch};
 
-use crate::{BenchError, RawSession, spend};
+use crate::{BenchError, RawSession, login, refresh, spend};
 
 /// Connections the raw clients may have open at once (the OS limits sockets).
 pub const POOL: usize = 1024;
@@ -125,7 +125,7 @@ impl Bench {
         let n = self
             .next_user
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        RawSession::login(&self.server, &self.http, &format!("bench-{n}@example.com")).await
+        login(&self.server, &self.http, &format!("bench-{n}@example.com")).await
     }
 
     /// One burst of `callers` concurrent refreshes with `strategy`.
@@ -163,7 +163,7 @@ impl Bench {
                         let _ = signal.wait_for(|go| *go).await;
                         let mut guard = shared.lock().await;
                         if !guard.1 {
-                            guard.1 = guard.0.refresh(&http, &url).await.is_ok();
+                            guard.1 = refresh(&mut guard.0, &http, &url).await.is_ok();
                         }
                         (guard.1, Instant::now())
                     });

@@ -1,16 +1,18 @@
-//! Shared pieces of the benchmarks: a minimal raw-HTTP session client (real DPoP proofs, no
-//! cache, no coalescing) to load the server and to build the "naive" and "mutex" refresh
-//! strategies the reference client is compared with; bench modes; result files.
+//! Shared pieces of the benchmarks: logging in and refreshing over the mock crate's raw client
+//! ([`prelude_mock_server::raw`]: real DPoP proofs, no cache, no coalescing) to load the server
+//! and to build the "naive" and "mutex" refresh strategies the reference client is compared
+//! with; bench modes; result files.
 
 pub mod contention;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use prelude_mock_server::MockServer;
 use prelude_mock_server::proof::ProofKey;
-use serde_json::json;
+use prelude_mock_server::raw::{self, RawAnswer, RawRequest};
+
+pub use prelude_mock_server::raw::RawSession;
 
 /// Errors of the raw client (benchmarks only report them).
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
@@ -58,51 +60,32 @@ pub fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// One session held by the raw client: its key and current refresh token.
-#[derive(Debug, Clone)]
-pub struct RawSession {
-    /// The session's DPoP key.
-    pub key: Arc<ProofKey>,
-    /// The current refresh token.
-    pub refresh_token: String,
+/// Creates a user (unless `email` exists) and logs in with a fresh key.
+pub async fn login(
+    server: &MockServer,
+    http: &reqwest::Client,
+    email: &str,
+) -> Result<RawSession, BenchError> {
+    let control = server.control();
+    let user = match control.create_user(email, "pw").await {
+        Ok(user) => user,
+        Err(_) => control
+            .users()
+            .await?
+            .into_iter()
+            .find(|u| u.email == email)
+            .ok_or("no user")?,
+    };
+    Ok(RawSession::login(http, &server.api_url(), &control, &user.id, now()).await?)
 }
 
-impl RawSession {
-    /// Creates a user (unless `email` exists) and logs in with a fresh key.
-    pub async fn login(
-        server: &MockServer,
-        http: &reqwest::Client,
-        email: &str,
-    ) -> Result<Self, BenchError> {
-        let control = server.control();
-        let user = match control.create_user(email, "pw").await {
-            Ok(user) => user,
-            Err(_) => control
-                .users()
-                .await?
-                .into_iter()
-                .find(|u| u.email == email)
-                .ok_or("no user")?,
-        };
-        let challenge = control.challenge_for(&user.id).await?;
-        let key = Arc::new(ProofKey::generate());
-        let url = format!("{}/login/finalize", server.api_url());
-        let response = http
-            .post(&url)
-            .header("DPoP", key.proof("POST", &url, now()))
-            .json(&json!({"challenge_token": challenge}))
-            .send()
-            .await?
-            .error_for_status()?;
-        let refresh_token = next_token(&response)?;
-        Ok(Self { key, refresh_token })
-    }
-
-    /// One refresh: sign a proof, send, keep the rotated token.
-    pub async fn refresh(&mut self, http: &reqwest::Client, url: &str) -> Result<(), BenchError> {
-        self.refresh_token = spend(http, url, &self.key, &self.refresh_token).await?;
-        Ok(())
-    }
+/// One refresh of `session`: sign a proof, send, keep the rotated token.
+pub async fn refresh(
+    session: &mut RawSession,
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<(), BenchError> {
+    successor(session.refresh(http, url, now()).await?).map(drop)
 }
 
 /// Presents `token` to `/refresh` once and returns its successor.
@@ -112,23 +95,21 @@ pub async fn spend(
     key: &ProofKey,
     token: &str,
 ) -> Result<String, BenchError> {
-    let response = http
-        .post(url)
-        .header("DPoP", key.proof("POST", url, now()))
-        .header("X-Refresh-Token", token)
-        .send()
-        .await?
-        .error_for_status()?;
-    let next = next_token(&response)?;
-    // Read the body so the connection goes back to the pool.
-    response.bytes().await?;
-    Ok(next)
+    let proof = key.proof("POST", url, now());
+    let request = RawRequest {
+        proof: Some(&proof),
+        refresh_token: Some(token),
+        ..RawRequest::default()
+    };
+    successor(raw::send(http, url, request).await?)
 }
 
-fn next_token(response: &reqwest::Response) -> Result<String, BenchError> {
-    let value = response
-        .headers()
-        .get("x-refresh-token")
-        .ok_or("no X-Refresh-Token")?;
-    Ok(value.to_str()?.to_owned())
+/// The rotated token of a successful refresh answer.
+fn successor(answer: RawAnswer) -> Result<String, BenchError> {
+    if answer.status != 200 {
+        return Err(format!("refresh answered {} {:?}", answer.status, answer.code).into());
+    }
+    answer
+        .refresh_token
+        .ok_or_else(|| "no X-Refresh-Token".into())
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use prelude_mock_server::headers;
 use prelude_mock_server::proof::ProofKey;
 use prelude_mock_server::{MockServer, NonceMode, Route};
 use prelude_session::{ManualClock, RevokeTarget, SessionClient};
@@ -40,7 +41,7 @@ async fn exchange(request: reqwest::RequestBuilder) -> (Value, reqwest::header::
     for (name, value) in &headers {
         let value = value.to_str().unwrap_or("<binary>").to_owned();
         let value = match name.as_str() {
-            "x-refresh-token" | "dpop-nonce" => "[redacted]".to_owned(),
+            headers::REFRESH_TOKEN | headers::DPOP_NONCE => "[redacted]".to_owned(),
             "set-cookie" => match value.split_once(';') {
                 Some((cookie, attributes)) => {
                     let name = cookie.split('=').next().unwrap_or_default();
@@ -135,17 +136,17 @@ async fn every_response_of_a_session_life_cycle() {
             .json(&json!({"challenge_token": challenge})),
     )
     .await;
-    let mut refresh_token = header(&headers, "x-refresh-token");
+    let mut refresh_token = header(&headers, headers::REFRESH_TOKEN);
     snapshot!("server_login_finalize", answer);
 
     let url = format!("{api}/refresh");
     let (answer, headers) = exchange(
         http.post(&url)
             .header("DPoP", proof("POST", &url))
-            .header("X-Refresh-Token", &refresh_token),
+            .header(headers::REFRESH_TOKEN, &refresh_token),
     )
     .await;
-    refresh_token = header(&headers, "x-refresh-token");
+    refresh_token = header(&headers, headers::REFRESH_TOKEN);
     let access = answer["body"]["access_token"]
         .as_str()
         .expect("access token")
@@ -166,7 +167,7 @@ async fn every_response_of_a_session_life_cycle() {
     let (answer, _) = exchange(
         http.post(&url)
             .header("DPoP", proof("POST", &url))
-            .header("X-Refresh-Token", &refresh_token),
+            .header(headers::REFRESH_TOKEN, &refresh_token),
     )
     .await;
     snapshot!("server_revoke", answer);
@@ -183,13 +184,13 @@ async fn every_error_shape_the_server_sends() {
     let url = format!("{api}/refresh");
     let key = ProofKey::generate();
 
-    let (answer, _) = exchange(http.post(&url).header("X-Refresh-Token", "nope")).await;
+    let (answer, _) = exchange(http.post(&url).header(headers::REFRESH_TOKEN, "nope")).await;
     snapshot!("server_error_missing_proof", answer);
 
     let (answer, _) = exchange(
         http.post(&url)
             .header("DPoP", key.proof("POST", &url, NOW))
-            .header("X-Refresh-Token", "nope"),
+            .header(headers::REFRESH_TOKEN, "nope"),
     )
     .await;
     snapshot!("server_error_unknown_refresh_token", answer);
@@ -197,7 +198,7 @@ async fn every_error_shape_the_server_sends() {
     let (answer, _) = exchange(
         http.post(&url)
             .header("DPoP", key.proof("POST", &url, NOW - 3600))
-            .header("X-Refresh-Token", "nope"),
+            .header(headers::REFRESH_TOKEN, "nope"),
     )
     .await;
     snapshot!("server_error_stale_proof", answer);
@@ -227,7 +228,7 @@ async fn every_error_shape_the_server_sends() {
     let (answer, _) = exchange(
         http.post(&url)
             .header("DPoP", key.proof("POST", &url, NOW))
-            .header("X-Refresh-Token", "nope"),
+            .header(headers::REFRESH_TOKEN, "nope"),
     )
     .await;
     snapshot!("server_error_use_dpop_nonce", answer);

@@ -72,7 +72,7 @@ async fn jwks_publishes(w: &mut World, n: usize) -> StepResult {
 #[given(regex = r"^a session logged in over raw HTTP$")]
 async fn raw_session(w: &mut World) -> StepResult {
     let user_id = w.user()?.id.clone();
-    w.raw = Some(RawSession::login(&w.http, &w.api_url(), &w.control, &user_id, None).await?);
+    w.raw = Some(raw::login(&w.http, &w.api_url(), &w.control, &user_id, None).await?);
     Ok(())
 }
 
@@ -137,8 +137,8 @@ async fn same_token_at_once(w: &mut World, n: usize) -> StepResult {
     let proofs: Vec<String> = (0..n).map(|_| session.proof(&url, now).build()).collect();
     let answers = join_all(
         proofs
-            .into_iter()
-            .map(|p| raw::send(&w.http, &url, Some(p), Some(&token), None, None)),
+            .iter()
+            .map(|p| raw::refresh(&w.http, &url, Some(p), &token)),
     )
     .await;
     w.answers = answers.into_iter().collect::<Result<_, _>>()?;
@@ -246,7 +246,7 @@ async fn send_refresh(
     proof: Option<String>,
     token: &str,
 ) -> Result<RawAnswer, StepError> {
-    let answer = raw::send(&w.http, &refresh_url(w), proof, Some(token), None, None).await?;
+    let answer = raw::refresh(&w.http, &refresh_url(w), proof.as_deref(), token).await?;
     session_mut(w)?.learn(&answer);
     Ok(answer)
 }

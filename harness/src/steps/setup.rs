@@ -6,7 +6,7 @@ use cucumber::{given, when};
 use prelude_mock_server::{Fault, FaultAction, NonceMode, Route};
 
 use super::{StepError, StepResult, number, optional};
-use crate::raw::RawSession;
+use crate::raw;
 use crate::world::{TestUser, World};
 
 #[given(regex = r"^a mock Prelude server$")]
@@ -146,7 +146,7 @@ async fn other_devices_are_logged_in(w: &mut World, n: String, ua: String) -> St
     let user_id = w.user()?.id.clone();
     let api = w.api_url();
     for _ in 0..n {
-        let device = RawSession::login(&w.http, &api, &w.control, &user_id, optional(&ua)).await?;
+        let device = raw::login(&w.http, &api, &w.control, &user_id, optional(&ua)).await?;
         w.devices.push(device);
     }
     Ok(())

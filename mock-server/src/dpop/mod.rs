@@ -97,7 +97,7 @@ pub(crate) enum Presented<'a> {
 
 /// Returns the single `DPoP` header, or `MultipleProofs` / `MalformedProof`.
 pub(crate) fn presented(headers: &HeaderMap) -> Result<Presented<'_>, Reason> {
-    let mut values = headers.get_all("dpop").iter();
+    let mut values = headers.get_all(crate::headers::DPOP).iter();
     let Some(first) = values.next() else {
         return Ok(Presented::None);
     };

@@ -173,7 +173,7 @@ pub(crate) async fn stamp(State(state): State<AppState>, req: Request, next: Nex
     if let Some(nonce) = state.nonces.current(now, &state.policy())
         && let Ok(nonce) = HeaderValue::from_str(&nonce)
     {
-        headers.insert("dpop-nonce", nonce);
+        headers.insert(crate::headers::DPOP_NONCE, nonce);
     }
     response
 }

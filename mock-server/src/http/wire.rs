@@ -44,8 +44,8 @@ impl WireRequest {
                     Some((scheme, token)) => format!("{scheme} <fp:{}>", fingerprint(token)),
                     None => format!("<fp:{}>", fingerprint(&value)),
                 },
-                "x-refresh-token" => format!("<fp:{}>", fingerprint(&value)),
-                "dpop" => "<dpop proof>".to_owned(),
+                crate::headers::REFRESH_TOKEN => format!("<fp:{}>", fingerprint(&value)),
+                crate::headers::DPOP => "<dpop proof>".to_owned(),
                 "cookie" => value
                     .split(';')
                     .map(|c| match c.trim().split_once('=') {

@@ -245,7 +245,7 @@ fn start_otp(
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     if let (Ok(token), Ok(cookie)) = (HeaderValue::from_str(&id), HeaderValue::from_str(&cookie)) {
-        headers.insert("x-verification-token", token);
+        headers.insert(crate::headers::VERIFICATION_TOKEN, token);
         headers.insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
@@ -255,7 +255,7 @@ fn start_otp(
 fn verification_id<'a>(state: &AppState, headers: &'a HeaderMap) -> Result<&'a str, ApiError> {
     let app = &state.app_id;
     headers
-        .get("x-verification-token")
+        .get(crate::headers::VERIFICATION_TOKEN)
         .and_then(|v| v.to_str().ok())
         .or_else(|| cookie_value(headers, &state.verification_cookie()))
         .or_else(|| cookie_value(headers, &format!("__Host-verification-login_{app}")))

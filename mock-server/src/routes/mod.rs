@@ -175,7 +175,7 @@ fn proof_error(reason: Reason, expected: Option<&Expected<'_>>) -> ApiError {
 /// The refresh token from `X-Refresh-Token`, else from the refresh cookie.
 pub(crate) fn refresh_token<'a>(headers: &'a HeaderMap, cookie: &str) -> Option<&'a str> {
     headers
-        .get("x-refresh-token")
+        .get(crate::headers::REFRESH_TOKEN)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -345,9 +345,9 @@ pub(crate) fn token_pair(
     let mut response =
         axum::Json(json!({"access_token": access_token, "expires_at": expires_at})).into_response();
     let headers = response.headers_mut();
-    headers.insert("x-refresh-token", header_value(refresh_token));
+    headers.insert(crate::headers::REFRESH_TOKEN, header_value(refresh_token));
     headers.insert(
-        "x-refresh-token-expires-at",
+        crate::headers::REFRESH_TOKEN_EXPIRES_AT,
         header_value(&iso8601(refresh_expires_at)),
     );
     headers.insert(header::SET_COOKIE, header_value(&cookie));
