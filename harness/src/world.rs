@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::driver::{Driver, Lease};
-use crate::protocol::{ClientConfig, ErrorKind, MAIN_CLIENT, Op, SdkError};
+use crate::protocol::{ClientConfig, MAIN_CLIENT, Op, SdkError, SdkErrorKind};
 use crate::raw::{RawAnswer, RawSession};
 use crate::steps::StepError;
 
@@ -200,11 +200,11 @@ impl World {
                 ))
             })?;
         match outcome {
-            Err(e) if e.kind == ErrorKind::Unsupported => Err(StepError::Skipped(format!(
+            Err(e) if e.kind == SdkErrorKind::Unsupported => Err(StepError::Skipped(format!(
                 "the SDK does not support `{name}`: {}",
                 e.message
             ))),
-            Err(e) if e.kind == ErrorKind::Protocol => Err(StepError::failed(format!(
+            Err(e) if e.kind == SdkErrorKind::Protocol => Err(StepError::failed(format!(
                 "adapter protocol error on `{name}`: {}",
                 e.message
             ))),

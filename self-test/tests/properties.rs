@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::path::PathBuf;
 
-use prelude_conformance::protocol::RevokeTarget as Wire;
+use prelude_conformance::protocol::RevokeKind as Wire;
 use prelude_conformance::{ClientConfig, Driver, InProcess, Op};
 use prelude_mock_server::{Fault, FaultAction, MockServer, Policy, Route, Verdict};
 use prelude_self_test::{BrokenVariant, driver};

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use super::Driver;
 use crate::protocol::{
-    ErrorKind, Hello, MAIN_CLIENT, Op, PROTOCOL_VERSION, Request, Response, SdkError,
+    Hello, MAIN_CLIENT, Op, PROTOCOL_VERSION, Request, Response, SdkError, SdkErrorKind,
 };
 
 /// How long one operation may take before the adapter is considered hung.
@@ -262,7 +262,7 @@ fn redacted(line: &str) -> String {
 }
 
 fn protocol(message: impl Into<String>) -> SdkError {
-    SdkError::new(ErrorKind::Protocol, message)
+    SdkError::new(SdkErrorKind::Protocol, message)
 }
 
 #[cfg(test)]

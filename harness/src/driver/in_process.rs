@@ -18,9 +18,9 @@ use tokio::task::JoinHandle;
 
 use super::Driver;
 use crate::protocol::{
-    AccessToken, Authorized, Capability, ClientConfig, Done, ErrorKind, Events, Hello,
-    ListedSession, ListedSessions, Op, PROTOCOL_VERSION, Restarted, RevokeTarget, SdkError,
-    SdkInfo, State, Stored, Subscription as SubscriptionId, UserInfo,
+    AccessToken, Authorized, Capability, ClientConfig, Done, Events, Hello, ListedSession,
+    ListedSessions, Op, PROTOCOL_VERSION, Restarted, RevokeKind, SdkError, SdkErrorKind, SdkInfo,
+    State, Stored, Subscription as SubscriptionId, UserInfo,
 };
 
 /// A last say over each client's configuration (see [`InProcess::customised`]).
@@ -109,7 +109,7 @@ impl InProcess {
             .cloned()
             .ok_or_else(|| {
                 SdkError::new(
-                    ErrorKind::Protocol,
+                    SdkErrorKind::Protocol,
                     format!("client {name:?} is not configured"),
                 )
             })
@@ -161,7 +161,7 @@ impl InProcess {
     async fn run(&self, name: String, op: Op) -> Result<Value, SdkError> {
         match op {
             Op::Hello => serde_json::to_value(&self.hello)
-                .map_err(|e| SdkError::new(ErrorKind::Other, e.to_string())),
+                .map_err(|e| SdkError::new(SdkErrorKind::Other, e.to_string())),
             Op::Reset => {
                 self.clients
                     .lock()
@@ -267,13 +267,13 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
         Op::Revoke { target, session_id } => {
             use prelude_session::RevokeTarget as Target;
             let target = match (target, session_id) {
-                (RevokeTarget::All, _) => Target::All,
-                (RevokeTarget::Others, _) => Target::Others,
-                (RevokeTarget::Mine, _) => Target::Mine,
-                (RevokeTarget::Session, Some(id)) => Target::Session(id),
-                (RevokeTarget::Session, None) => {
+                (RevokeKind::All, _) => Target::All,
+                (RevokeKind::Others, _) => Target::Others,
+                (RevokeKind::Mine, _) => Target::Mine,
+                (RevokeKind::Session, Some(id)) => Target::Session(id),
+                (RevokeKind::Session, None) => {
                     return Err(SdkError::new(
-                        ErrorKind::InvalidArgument,
+                        SdkErrorKind::InvalidArgument,
                         "revoking a session needs its `session_id`",
                     ));
                 }
@@ -364,7 +364,7 @@ async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
             })
         }),
         Op::Hello | Op::Reset | Op::Configure(_) | Op::Restart => Err(SdkError::new(
-            ErrorKind::Protocol,
+            SdkErrorKind::Protocol,
             "handled by the driver, not an instance",
         )),
     }
@@ -383,7 +383,12 @@ fn with_subscription(
         .ok()
         .and_then(|i| subscriptions.get_mut(i))
         .map(f)
-        .ok_or_else(|| SdkError::new(ErrorKind::InvalidArgument, format!("no subscription {id}")))
+        .ok_or_else(|| {
+            SdkError::new(
+                SdkErrorKind::InvalidArgument,
+                format!("no subscription {id}"),
+            )
+        })
 }
 
 fn user_result(user: &prelude_session::User) -> Value {
@@ -420,17 +425,17 @@ fn state_name(state: &SessionState) -> String {
 fn sdk_error(error: Error) -> SdkError {
     use prelude_session::ErrorKind as K;
     let kind = match error.kind() {
-        K::NotLoggedIn => ErrorKind::NotLoggedIn,
-        K::Unauthorized => ErrorKind::Unauthorized,
-        K::Terminated => ErrorKind::Terminated,
-        K::Server => ErrorKind::Server,
-        K::Transport => ErrorKind::Transport,
-        K::RefreshOutcomeUnknown => ErrorKind::OutcomeUnknown,
-        K::BadResponse => ErrorKind::BadResponse,
-        K::LoggedOut => ErrorKind::LoggedOut,
-        K::InvalidArgument => ErrorKind::InvalidArgument,
-        K::Disposed => ErrorKind::Disposed,
-        _ => ErrorKind::Other,
+        K::NotLoggedIn => SdkErrorKind::NotLoggedIn,
+        K::Unauthorized => SdkErrorKind::Unauthorized,
+        K::Terminated => SdkErrorKind::Terminated,
+        K::Server => SdkErrorKind::Server,
+        K::Transport => SdkErrorKind::Transport,
+        K::RefreshOutcomeUnknown => SdkErrorKind::OutcomeUnknown,
+        K::BadResponse => SdkErrorKind::BadResponse,
+        K::LoggedOut => SdkErrorKind::LoggedOut,
+        K::InvalidArgument => SdkErrorKind::InvalidArgument,
+        K::Disposed => SdkErrorKind::Disposed,
+        _ => SdkErrorKind::Other,
     };
     SdkError {
         kind,

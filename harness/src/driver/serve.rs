@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::sync::mpsc;
 
 use super::Driver;
-use crate::protocol::{ErrorKind, Request, Response, SdkError};
+use crate::protocol::{Request, Response, SdkError, SdkErrorKind};
 
 /// Serves `driver` until `input` ends and every answer is written.
 pub async fn serve(
@@ -39,9 +39,9 @@ pub async fn serve(
                         .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
                         .unwrap_or(0);
                     let kind = if e.to_string().contains("unknown variant") {
-                        ErrorKind::Unsupported
+                        SdkErrorKind::Unsupported
                     } else {
-                        ErrorKind::Protocol
+                        SdkErrorKind::Protocol
                     };
                     let _closed = tx.send(Response::new(
                         id,

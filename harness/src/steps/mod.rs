@@ -2,8 +2,10 @@
 //! `#[given]`/`#[when]`/`#[then]` functions over the [`World`](crate::World). Split by what a
 //! step touches:
 //!
-//! - `client`: drives the SDK through the driver and judges what it returned;
+//! - `client`: drives the SDK through the driver;
+//! - `verdict`: judges what the SDK returned, stored and reported;
 //! - `oracle`: the server's journal and stats (what the server saw);
+//! - `proofs`: the DPoP proofs in the journal (valid, bound, fresh, nonces answered);
 //! - `attack`: raw HTTP against the server (server-side scenarios), no SDK involved;
 //! - `setup`: users, policy, faults and other devices, through the control API.
 //!
@@ -14,7 +16,9 @@
 mod attack;
 mod client;
 mod oracle;
+mod proofs;
 mod setup;
+mod verdict;
 
 use std::fmt;
 use std::str::FromStr;
