@@ -109,6 +109,10 @@ pub enum SdkErrorKind {
     InvalidArgument,
     /// The instance was disposed.
     Disposed,
+    /// The SDK's credential storage failed.
+    Storage,
+    /// The DPoP key could not sign.
+    Signing,
     /// The SDK cannot do this op (the scenario is skipped).
     Unsupported,
     /// The adapter broke the protocol (bad JSON, no answer in time, exited).
@@ -132,6 +136,8 @@ impl SdkErrorKind {
             Self::LoggedOut => "logged_out",
             Self::InvalidArgument => "invalid_argument",
             Self::Disposed => "disposed",
+            Self::Storage => "storage",
+            Self::Signing => "signing",
             Self::Unsupported => "unsupported",
             Self::Protocol => "protocol",
             Self::Other => "other",

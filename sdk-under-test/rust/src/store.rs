@@ -53,9 +53,37 @@ impl std::fmt::Debug for StoredSession {
 }
 
 /// Held while one process refreshes; dropping it lets the next one in.
-#[derive(Debug)]
+///
+/// A store of your own (a keychain, a database) returns one from [`Store::lock`] around
+/// whatever guard its lock has: a locked file, a named semaphore, a database lock.
+///
+/// ```
+/// use std::fs::File;
+/// use prelude_session::StoreLock;
+///
+/// # fn run(path: &std::path::Path) -> std::io::Result<()> {
+/// let file = File::create(path)?;
+/// file.lock()?; // released when the file closes, i.e. when the StoreLock is dropped
+/// let lock = StoreLock::new(file);
+/// # drop(lock); Ok(()) }
+/// ```
 pub struct StoreLock {
-    _file: File,
+    _guard: Box<dyn Send>,
+}
+
+impl StoreLock {
+    /// A lock held as long as `guard` lives; dropping the `StoreLock` drops `guard`.
+    pub fn new(guard: impl Send + 'static) -> Self {
+        Self {
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreLock").finish_non_exhaustive()
+    }
 }
 
 /// A credential store. Calls are short and synchronous; [`Store::lock`] may block and is
@@ -214,7 +242,7 @@ impl Store for FileStore {
         .open(&path)
         .map_err(|e| store_error("open", &path, &e))?;
         file.lock().map_err(|e| store_error("lock", &path, &e))?;
-        Ok(Some(StoreLock { _file: file }))
+        Ok(Some(StoreLock::new(file)))
     }
 }
 

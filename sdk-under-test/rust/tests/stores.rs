@@ -4,10 +4,13 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::fixture;
 use prelude_mock_server::Route;
-use prelude_session::{FileStore, SessionClient, Store};
+use prelude_session::{
+    Error, FileStore, MemoryStore, SessionClient, Store, StoreLock, StoredSession,
+};
 
 fn temp_path(name: &str) -> std::path::PathBuf {
     let dir =
@@ -99,4 +102,61 @@ async fn debug_output_of_client_user_and_errors_contains_no_token() {
         assert!(!text.contains(&user.access_token), "{text}");
         assert!(!text.contains(&refresh_token), "{text}");
     }
+}
+
+/// A store of its own (as a keychain store would be) whose lock counts takes and releases.
+#[derive(Default)]
+struct CountingLockStore {
+    inner: MemoryStore,
+    taken: Arc<AtomicUsize>,
+    released: Arc<AtomicUsize>,
+}
+
+struct Guard(Arc<AtomicUsize>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Store for CountingLockStore {
+    fn load(&self) -> Result<Option<StoredSession>, Error> {
+        self.inner.load()
+    }
+    fn save(&self, session: &StoredSession) -> Result<(), Error> {
+        self.inner.save(session)
+    }
+    fn clear(&self) -> Result<(), Error> {
+        self.inner.clear()
+    }
+    fn lock(&self) -> Result<Option<StoreLock>, Error> {
+        self.taken.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(StoreLock::new(Guard(self.released.clone()))))
+    }
+}
+
+#[tokio::test]
+async fn a_store_of_its_own_takes_its_lock_once_per_refresh_and_releases_it() {
+    let f = fixture().await;
+    let store = Arc::new(CountingLockStore::default());
+    let (taken, released) = (store.taken.clone(), store.released.clone());
+    let client = f.builder().store(store).build().expect("client");
+    f.login(&client).await;
+    client.invalidate_cache();
+    let before = taken.load(Ordering::SeqCst);
+    let callers = (0..10).map(|_| client.refresh());
+    for result in futures_util::future::join_all(callers).await {
+        result.expect("refresh");
+    }
+    assert_eq!(
+        taken.load(Ordering::SeqCst) - before,
+        1,
+        "one flight, one lock"
+    );
+    assert_eq!(
+        released.load(Ordering::SeqCst),
+        taken.load(Ordering::SeqCst),
+        "every lock was released"
+    );
 }

@@ -1,222 +1,19 @@
-//! The in-process driver: adapter-protocol operations on the reference client
-//! (`prelude-session`), one [`SessionClient`] per named instance, each over a [`FileStore`]
-//! in the scenario's scratch directory so restarts and shared storage behave as on disk.
+//! Each adapter-protocol op on one reference-client instance, and the mapping of the client's
+//! answers and errors onto the protocol's typed results and error kinds.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::PoisonError;
 
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
-use prelude_session::{
-    Error, FileStore, RetryPolicy, SessionClient, SessionClientBuilder, SessionState, StateEvents,
-    Store, Unsubscribe,
-};
+use prelude_session::{Error, SessionState, Store};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::task::JoinHandle;
 
-use super::Driver;
+use super::{Instance, Subscription};
 use crate::protocol::{
-    AccessToken, Authorized, Capability, ClientConfig, Done, Events, Hello, ListedSession,
-    ListedSessions, Op, PROTOCOL_VERSION, Restarted, RevokeKind, SdkError, SdkErrorKind, SdkInfo,
-    State, Stored, Subscription as SubscriptionId, UserInfo,
+    AccessToken, Authorized, Done, Events, ListedSession, ListedSessions, Op, RevokeKind, SdkError,
+    SdkErrorKind, State, Stored, Subscription as SubscriptionId, UserInfo,
 };
 
-/// A last say over each client's configuration (see [`InProcess::customised`]).
-type Customise = Arc<dyn Fn(SessionClientBuilder) -> SessionClientBuilder + Send + Sync>;
-
-/// Drives the reference client in this process.
-pub struct InProcess {
-    hello: Hello,
-    customise: Option<Customise>,
-    clients: Mutex<HashMap<String, Arc<Instance>>>,
-}
-
-struct Instance {
-    client: SessionClient,
-    config: ClientConfig,
-    store: Arc<FileStore>,
-    history: Arc<Mutex<Vec<String>>>,
-    watcher: JoinHandle<()>,
-    subscriptions: Mutex<Vec<Subscription>>,
-}
-
-/// A state subscription and what it delivered. It is read until the client ends it, so a
-/// client that keeps delivering after `unsubscribe` is seen doing so.
-struct Subscription {
-    unsubscribe: Unsubscribe,
-    stream: StateEvents,
-    events: Vec<String>,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.watcher.abort();
-    }
-}
-
-impl InProcess {
-    /// The reference client as it ships.
-    pub fn new() -> Self {
-        Self::with("prelude-session".to_owned(), None)
-    }
-
-    /// The reference client, each instance's builder passed through `customise` after the
-    /// driver's own settings (store, retry policy, grace window). `name` is the SDK name the
-    /// driver reports in `hello`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use prelude_conformance::InProcess;
-    ///
-    /// let driver = InProcess::customised("prelude-session (10 s leeway)", |builder| {
-    ///     builder.refresh_leeway(Duration::from_secs(10))
-    /// });
-    /// ```
-    pub fn customised(
-        name: impl Into<String>,
-        customise: impl Fn(SessionClientBuilder) -> SessionClientBuilder + Send + Sync + 'static,
-    ) -> Self {
-        Self::with(name.into(), Some(Arc::new(customise)))
-    }
-
-    fn with(name: String, customise: Option<Customise>) -> Self {
-        Self {
-            hello: Hello {
-                protocol: PROTOCOL_VERSION,
-                sdk: SdkInfo {
-                    name,
-                    version: env!("CARGO_PKG_VERSION").to_owned(),
-                    language: "rust".to_owned(),
-                },
-                capabilities: Capability::ALL
-                    .iter()
-                    .map(|c| c.name().to_owned())
-                    .collect(),
-                requires: Vec::new(),
-            },
-            customise,
-            clients: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn instance(&self, name: &str) -> Result<Arc<Instance>, SdkError> {
-        self.clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned()
-            .ok_or_else(|| {
-                SdkError::new(
-                    SdkErrorKind::Protocol,
-                    format!("client {name:?} is not configured"),
-                )
-            })
-    }
-
-    fn build(&self, config: ClientConfig) -> Result<Instance, SdkError> {
-        let store = Arc::new(FileStore::new(
-            config.workdir.join(format!("{}.json", config.storage)),
-        ));
-        let mut builder = SessionClient::builder(config.base_url.clone())
-            .store(store.clone())
-            .retry_policy(RetryPolicy {
-                max_attempts: 3,
-                base_delay: Duration::from_millis(config.retry_base_delay_ms.unwrap_or(200)),
-                max_delay: Duration::from_secs(1),
-            })
-            .proactive_refresh(true);
-        if let Some(grace) = config.reuse_grace_seconds {
-            builder = builder.server_reuse_grace(Duration::from_secs(grace));
-        }
-        if let Some(customise) = &self.customise {
-            builder = customise(builder);
-        }
-        let client = builder.build().map_err(sdk_error)?;
-        let history = Arc::new(Mutex::new(Vec::new()));
-        let mut states = client.state();
-        let seen = history.clone();
-        let watcher = tokio::spawn(async move {
-            loop {
-                let state = state_name(&states.borrow_and_update());
-                seen.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(state);
-                if states.changed().await.is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Instance {
-            client,
-            config,
-            store,
-            history,
-            watcher,
-            subscriptions: Mutex::new(Vec::new()),
-        })
-    }
-
-    async fn run(&self, name: String, op: Op) -> Result<Value, SdkError> {
-        match op {
-            Op::Hello => serde_json::to_value(&self.hello)
-                .map_err(|e| SdkError::new(SdkErrorKind::Other, e.to_string())),
-            Op::Reset => {
-                self.clients
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clear();
-                Ok(result(Done {}))
-            }
-            Op::Configure(config) => {
-                let instance = Arc::new(self.build(config)?);
-                self.clients
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(name, instance);
-                Ok(result(Done {}))
-            }
-            Op::Restart => {
-                let config = self.instance(&name)?.config.clone();
-                // Drop the old instance first, as a process restart would.
-                self.clients
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&name);
-                let instance = Arc::new(self.build(config)?);
-                let logged_in = instance.client.is_logged_in();
-                self.clients
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(name, instance);
-                Ok(result(Restarted { logged_in }))
-            }
-            op => {
-                let instance = self.instance(&name)?;
-                run_on(&instance, op).await
-            }
-        }
-    }
-}
-
-impl Default for InProcess {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Driver for InProcess {
-    fn hello(&self) -> &Hello {
-        &self.hello
-    }
-
-    fn call(&self, client: String, op: Op) -> BoxFuture<'_, Result<Value, SdkError>> {
-        self.run(client, op).boxed()
-    }
-}
-
-async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
+pub(super) async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkError> {
     let client = &instance.client;
     match op {
         Op::Login { email, password } => {
@@ -401,7 +198,7 @@ fn user_result(user: &prelude_session::User) -> Value {
 }
 
 /// A typed result on the wire.
-fn result(typed: impl Serialize) -> Value {
+pub(super) fn result(typed: impl Serialize) -> Value {
     serde_json::to_value(typed).unwrap_or_default()
 }
 
@@ -409,7 +206,7 @@ fn done(_: ()) -> Value {
     result(Done {})
 }
 
-fn state_name(state: &SessionState) -> String {
+pub(super) fn state_name(state: &SessionState) -> String {
     match state {
         SessionState::LoggedOut => "logged_out",
         SessionState::LoggedIn => "logged_in",
@@ -422,7 +219,7 @@ fn state_name(state: &SessionState) -> String {
 }
 
 /// Maps the reference client's error onto the wire kinds.
-fn sdk_error(error: Error) -> SdkError {
+pub(super) fn sdk_error(error: Error) -> SdkError {
     use prelude_session::ErrorKind as K;
     let kind = match error.kind() {
         K::NotLoggedIn => SdkErrorKind::NotLoggedIn,
@@ -435,6 +232,8 @@ fn sdk_error(error: Error) -> SdkError {
         K::LoggedOut => SdkErrorKind::LoggedOut,
         K::InvalidArgument => SdkErrorKind::InvalidArgument,
         K::Disposed => SdkErrorKind::Disposed,
+        K::Store => SdkErrorKind::Storage,
+        K::Signing => SdkErrorKind::Signing,
         _ => SdkErrorKind::Other,
     };
     SdkError {
