@@ -76,7 +76,7 @@ pub async fn login(
             .find(|u| u.email == email)
             .ok_or("no user")?,
     };
-    Ok(RawSession::login(http, &server.api_url(), &control, &user.id, now()).await?)
+    Ok(RawSession::login(http, &server.api_url(), control, &user.id, now()).await?)
 }
 
 /// One refresh of `session`: sign a proof, send, keep the rotated token.

@@ -13,7 +13,7 @@
 //! let http = reqwest::Client::new();
 //! let now = server.control().clock().await?.now;
 //! let api = server.api_url();
-//! let mut session = RawSession::login(&http, &api, &server.control(), &user.id, now).await?;
+//! let mut session = RawSession::login(&http, &api, server.control(), &user.id, now).await?;
 //! let url = format!("{}/refresh", server.api_url());
 //! let answer = session.refresh(&http, &url, now).await?;
 //! assert_eq!(answer.status, 200);

@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use prelude_mock_server::proof::{ProofBuilder, ProofKey};
-use prelude_mock_server::{MockServer, MockServerBuilder, Policy};
+use prelude_mock_server::{MockServer, MockServerBuilder, Policy, Reason, Route};
 use serde_json::{Value, json};
 
 /// Virtual "now" of every test server (2027-01-15).
@@ -179,4 +179,32 @@ pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) 
     );
     assert!(body["type"].as_str().is_some(), "type in {body}");
     body
+}
+
+/// Sends `proof` to `/refresh` with a live session's token and checks the answer and reason.
+pub async fn rejected(
+    server: &MockServer,
+    token: &str,
+    proof: &str,
+    status: u16,
+    code: &str,
+    reason: Reason,
+) {
+    let url = format!("{}/refresh", server.api_url());
+    let response = post_with_proof(&url, proof, token).await;
+    expect_error(response, status, code).await;
+    let journal = server
+        .control()
+        .journal(0, Some(Route::Refresh))
+        .await
+        .expect("journal");
+    assert_eq!(journal.last().and_then(|e| e.reason), Some(reason));
+}
+
+/// A server, a logged-in session and the refresh URL.
+pub async fn refresh_setup() -> (MockServer, Session, String) {
+    let server = server().await;
+    let session = login(&server, "ada@example.com").await;
+    let url = format!("{}/refresh", server.api_url());
+    (server, session, url)
 }
