@@ -7,7 +7,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::results::*;
+use super::results::{
+    AccessToken, Authorized, Done, Events, ListedSessions, Restarted, State, Stored, Subscription,
+    UserInfo,
+};
 use super::session::{ClientConfig, Hello};
 
 /// An operation on an SDK client instance.

@@ -4,7 +4,10 @@
 use schemars::JsonSchema;
 use serde_json::Value;
 
-use super::results::*;
+use super::results::{
+    AccessToken, Authorized, Done, Events, ListedSessions, Restarted, State, Stored, Subscription,
+    UserInfo,
+};
 use super::session::Hello;
 use super::{PROTOCOL_VERSION, Request, Response};
 

@@ -7,6 +7,10 @@
 //! the store's lock and re-reads the store first, so a token another process just rotated is
 //! adopted instead of spent again. A wipe (logout, revoke) bumps an *epoch*; a flight that
 //! finishes under an older epoch discards its result, so nothing resurrects a wiped session.
+//!
+//! Files: `builder` (configuration), `flight` (shared flights), `refresh` (the refresh engine),
+//! `proactive` (the refresh timer), `sync` (memory and store in step), `login`, `logout`,
+//! `authorized` (requests with the access token), `me` (listing and revoking sessions).
 
 mod authorized;
 mod builder;
@@ -52,6 +56,7 @@ struct LocalSession {
     epoch: u64,
 }
 
+/// Everything the clones of one client share.
 struct Inner {
     /// This very `Inner`, for tasks that must not keep the client alive.
     me: std::sync::Weak<Inner>,
