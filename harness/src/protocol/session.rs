@@ -39,7 +39,7 @@ fn is_false(b: &bool) -> bool {
 /// The adapter's answer to `hello`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Hello {
-    /// Protocol version the adapter speaks (must be [`PROTOCOL_VERSION`](super::PROTOCOL_VERSION)).
+    /// Protocol version the adapter speaks (must be the suite's `PROTOCOL_VERSION`, currently 1).
     pub protocol: u32,
     /// What SDK is under test.
     pub sdk: SdkInfo,
