@@ -28,8 +28,8 @@ use crate::dpop::proof::{ProofBuilder, ProofKey};
 use crate::headers;
 use crate::{ControlClient, Error, ErrorKind};
 
-/// An answer, read completely.
-#[derive(Clone, Debug)]
+/// An answer, read completely. `Debug` shows the status, code and nonce, never a token.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct RawAnswer {
     /// HTTP status.
@@ -44,8 +44,9 @@ pub struct RawAnswer {
     pub body: Value,
 }
 
-/// What one raw request carries besides its URL (always `POST`).
-#[derive(Clone, Copy, Debug, Default)]
+/// What one raw request carries besides its URL (always `POST`). `Debug` says which parts
+/// are present, never their secrets.
+#[derive(Clone, Copy, Default)]
 pub struct RawRequest<'a> {
     /// The `DPoP` header.
     pub proof: Option<&'a str>,
@@ -55,6 +56,27 @@ pub struct RawRequest<'a> {
     pub body: Option<&'a Value>,
     /// A `User-Agent` other than the client's.
     pub user_agent: Option<&'a str>,
+}
+
+impl std::fmt::Debug for RawAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawAnswer")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("nonce", &self.nonce)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RawRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawRequest")
+            .field("proof", &self.proof.map(|_| "[redacted]"))
+            .field("refresh_token", &self.refresh_token.map(|_| "[redacted]"))
+            .field("body", &self.body.map(|_| "[redacted]"))
+            .field("user_agent", &self.user_agent)
+            .finish()
+    }
 }
 
 /// Sends `POST url` with exactly what `request` says and reads the whole answer.
@@ -169,11 +191,10 @@ impl RawSession {
             ..finalize
         };
         let mut answer = send(http, &url, with(&first)).await?;
-        if answer.code.as_deref() == Some("use_dpop_nonce") {
-            let again = key
-                .builder("POST", &url, now)
-                .claim("nonce", json!(answer.nonce))
-                .build();
+        if let (Some("use_dpop_nonce"), Some(nonce)) =
+            (answer.code.as_deref(), answer.nonce.as_deref())
+        {
+            let again = key.builder("POST", &url, now).nonce(nonce).build();
             answer = send(http, &url, with(&again)).await?;
         }
         if answer.status != 200 {
@@ -255,4 +276,38 @@ pub fn claim(jwt: &str, name: &str) -> Option<String> {
     let bytes = crate::jose::unb64(payload)?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
     claims[name].as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_token_or_proof() {
+        let answer = RawAnswer {
+            status: 200,
+            code: None,
+            nonce: Some("n1".into()),
+            refresh_token: Some("rt_secret".into()),
+            body: json!({"access_token": "at_secret"}),
+        };
+        let body = json!({"challenge_token": "ch_secret"});
+        let request = RawRequest {
+            proof: Some("proof_secret"),
+            refresh_token: Some("rt_secret"),
+            body: Some(&body),
+            user_agent: None,
+        };
+        let session = RawSession {
+            key: Arc::new(ProofKey::generate()),
+            refresh_token: "rt_secret".into(),
+            spent: vec!["rt_secret".into()],
+            session_id: "ses_1".into(),
+            nonce: None,
+            access_token: "at_secret".into(),
+        };
+        let shown = format!("{answer:?} {request:?} {session:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("ses_1") && shown.contains("n1"), "{shown}");
+    }
 }

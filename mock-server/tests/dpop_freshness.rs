@@ -144,7 +144,7 @@ async fn with_nonces_required_a_proof_without_one_gets_use_dpop_nonce_and_the_no
     let retry = session
         .key
         .proof_builder("POST", &url)
-        .claim("nonce", json!(nonce))
+        .nonce(&nonce)
         .build();
     let ok = post_with_proof(&url, &retry, &session.refresh_token).await;
     assert_eq!(ok.status(), 200);
@@ -161,7 +161,7 @@ async fn a_stale_nonce_gets_use_dpop_nonce() {
     let proof = session
         .key
         .proof_builder("POST", &url)
-        .claim("nonce", json!("stale"))
+        .nonce("stale")
         .build();
     rejected(
         &server,
@@ -195,7 +195,7 @@ async fn rotating_nonces_keep_recent_ones_valid_and_then_expire_them() {
     let proof = session
         .key
         .proof_builder("POST", &url)
-        .claim("nonce", json!(old_nonce))
+        .nonce(&old_nonce)
         .build();
     let ok = post_with_proof(&url, &proof, &session.refresh_token).await;
     assert_eq!(ok.status(), 200, "the previous nonce is still accepted");
@@ -209,7 +209,7 @@ async fn rotating_nonces_keep_recent_ones_valid_and_then_expire_them() {
     let proof = session
         .key
         .proof_builder("POST", &url)
-        .claim("nonce", json!(old_nonce))
+        .nonce(&old_nonce)
         .build();
     rejected(
         &server,

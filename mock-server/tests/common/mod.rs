@@ -107,10 +107,7 @@ pub async fn login(server: &MockServer, email: &str) -> Session {
     // Like an SDK: one retry with the server's nonce and a fresh jti.
     if response.status() == 400 {
         let nonce = header(&response, "dpop-nonce");
-        let proof = key
-            .proof_builder("POST", &url)
-            .claim("nonce", json!(nonce))
-            .build();
+        let proof = key.proof_builder("POST", &url).nonce(&nonce).build();
         response = finalize(proof).await.expect("finalize with nonce");
     }
     assert_eq!(response.status(), 200, "finalize succeeds");
