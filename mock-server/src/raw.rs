@@ -272,10 +272,14 @@ impl RawSession {
 
 /// A string claim of a JWT, read without verification (clients never verify).
 pub fn claim(jwt: &str, name: &str) -> Option<String> {
+    claims(jwt)?[name].as_str().map(str::to_owned)
+}
+
+/// All claims of a JWT, read without verification.
+pub fn claims(jwt: &str) -> Option<Value> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = crate::jose::unb64(payload)?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims[name].as_str().map(str::to_owned)
+    serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]

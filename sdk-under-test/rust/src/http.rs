@@ -138,6 +138,11 @@ impl Answer {
     }
 
     /// Local clock minus the server's `Date`, when the answer has a readable one.
+    ///
+    /// `Date` has one-second resolution and is stamped before the answer travels, so two
+    /// synchronised clocks read one second apart whenever a second boundary falls in between.
+    /// Taking that for skew would move the token's expiry a second later than the server's
+    /// and make a proactive refresh late: a difference of one second counts as none.
     pub(crate) fn server_skew(&self, local_now: i64) -> Option<i64> {
         let format = format_description!(
             "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
@@ -145,6 +150,7 @@ impl Answer {
         self.header("date")
             .and_then(|date| PrimitiveDateTime::parse(date, &format).ok())
             .map(|date| local_now - date.assume_utc().unix_timestamp())
+            .map(|skew| if skew.abs() <= 1 { 0 } else { skew })
     }
 }
 
@@ -291,6 +297,10 @@ mod tests {
             body: Vec::new(),
         };
         assert_eq!(answer.skew(784_111_777 + 30), 30);
+        assert_eq!(answer.skew(784_111_777 - 30), -30);
+        // Within the header's one-second resolution: no skew.
+        assert_eq!(answer.skew(784_111_777 + 1), 0);
+        assert_eq!(answer.skew(784_111_777 - 1), 0);
         let none = Answer {
             status: 200,
             headers: HeaderMap::new(),

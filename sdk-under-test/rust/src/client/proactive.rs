@@ -7,23 +7,33 @@ use std::time::Duration;
 use super::{Inner, SessionClient};
 use crate::user::User;
 
+/// How long until `due` (unix seconds) from `now_millis`; `None` when it has passed.
+///
+/// Aimed in milliseconds: `due` is a whole second, and "now" read in whole seconds would put
+/// the timer up to a second late, past the expiry of a short-lived token.
+fn delay(due: i64, now_millis: i64) -> Option<Duration> {
+    let millis = due.saturating_mul(1000).saturating_sub(now_millis);
+    u64::try_from(millis)
+        .ok()
+        .filter(|m| *m > 0)
+        .map(Duration::from_millis)
+}
+
 impl Inner {
     /// Plans the proactive refresh for `user`'s token (replacing any planned one).
     pub(super) fn schedule_proactive(&self, user: &User) {
         if !self.proactive || tokio::runtime::Handle::try_current().is_err() {
             return;
         }
-        let due = user.expires_at - self.margin(user) - self.clock.now();
-        if due <= 0 {
+        let Some(wait) = delay(user.expires_at - self.margin(user), self.clock.now_millis()) else {
             // Already stale (an invalidated cache, a restart after expiry): the next caller
             // refreshes; nothing goes on the wire without one.
             return;
-        }
+        };
         let epoch = self.local().epoch;
         let me = self.me.clone();
         let task = tokio::spawn(async move {
-            let wait = u64::try_from(due).unwrap_or(0);
-            tokio::time::sleep(Duration::from_secs(wait)).await;
+            tokio::time::sleep(wait).await;
             let Some(inner) = me.upgrade() else { return };
             if inner.disposed.load(Ordering::SeqCst) || inner.local().epoch != epoch {
                 return;
@@ -51,5 +61,22 @@ impl Inner {
         {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timer_counts_the_part_of_the_second_already_gone() {
+        // 96.9 s now, due at 99 s: 2.1 s, not the 3 s whole seconds would give.
+        assert_eq!(delay(99, 96_900), Some(Duration::from_millis(2_100)));
+    }
+
+    #[test]
+    fn a_due_time_already_past_plans_nothing() {
+        assert_eq!(delay(99, 99_000), None);
+        assert_eq!(delay(99, 120_000), None);
     }
 }
