@@ -105,6 +105,27 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Vec<gherkin::Feature>, Error> {
     files.iter().map(|file| load_file(file)).collect()
 }
 
+/// The `.feature` files built into the crate (from the repository's `features/`): file name
+/// and text.
+const BUNDLED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/features.rs"));
+
+/// The bundled features, outlines expanded, each with the path `features/<file>`.
+pub(crate) fn load_bundled() -> Result<Vec<gherkin::Feature>, Error> {
+    BUNDLED
+        .iter()
+        .map(|(name, text)| {
+            let path = Path::new("features").join(name);
+            let fail = |e: &dyn std::fmt::Display| {
+                Error::new(ErrorKind::Features, format!("{}: {e}", path.display()))
+            };
+            let mut feature = gherkin::Feature::parse(text, gherkin::GherkinEnv::default())
+                .map_err(|e| fail(&e))?;
+            feature.path = Some(path.clone());
+            feature.expand_examples().map_err(|e| fail(&e))
+        })
+        .collect()
+}
+
 /// One `.feature` file, outlines expanded.
 pub(crate) fn load_file(path: &Path) -> Result<gherkin::Feature, Error> {
     let fail = |e: &dyn std::fmt::Display| {

@@ -26,7 +26,7 @@
 //! let adapters = Drivers::adapters("node sdk-under-test/js/adapter.mjs", 2)
 //!     .await
 //!     .expect("the adapter starts");
-//! let report = Suite::load(&Suite::bundled_features_dir())?
+//! let report = Suite::bundled()?
 //!     .jobs(2)
 //!     .run_sdk(adapters)
 //!     .await;
@@ -34,6 +34,7 @@
 //! # Ok(()) }
 //! ```
 
+mod check;
 mod driver;
 mod error;
 mod expectations;
@@ -46,12 +47,13 @@ mod steps;
 mod world;
 mod writer;
 
+pub use check::{AdapterCheck, CheckVerdict, Finding, check_adapter};
 pub use driver::{Adapter, Driver, Drivers, InProcess, serve};
 pub use error::{Error, ErrorKind};
 pub use expectations::ExpectedFailures;
 pub use features::{Filter, Scenario};
 pub use protocol::{Capability, ClientConfig, Hello, Op, SdkError, SdkInfo};
-pub use report::{Outcome, RunReport, ScenarioResult, Summary, compare, junit};
+pub use report::{Diagnostics, Outcome, RunReport, ScenarioResult, Summary, compare, junit};
 pub use runner::{ServerTarget, Suite};
 pub use steps::{StepError, StepResult, Who, ensure};
 pub use world::{Answer, World};

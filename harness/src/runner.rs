@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use cucumber::event::Retries;
+use cucumber::event::{Retries, ScenarioFinished};
 use cucumber::runner::basic::RetryOptions;
 use cucumber::{World as _, gherkin};
 use futures_util::FutureExt;
@@ -49,7 +49,7 @@ pub enum ServerTarget {
 /// # async fn run() -> Result<(), prelude_conformance::Error> {
 /// use prelude_conformance::{Drivers, Filter, Suite};
 ///
-/// let suite = Suite::load(&Suite::bundled_features_dir())?
+/// let suite = Suite::bundled()?
 ///     .select(Filter::all().tags("@must and not @needs-multi_process")?)
 ///     .jobs(4);
 /// let report = suite.run_sdk(Drivers::in_process()).await;
@@ -70,10 +70,18 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// Every scenario in the `.feature` files of `dir`.
+    /// Every scenario of the suite: the `.feature` files built into this crate.
+    pub fn bundled() -> Result<Self, Error> {
+        Ok(Self::new(features::load_bundled()?))
+    }
+
+    /// Every scenario in the `.feature` files of `dir` (your own, or an edited copy).
     pub fn load(dir: &Path) -> Result<Self, Error> {
-        let features = features::load_dir(dir)?;
-        Ok(Self {
+        Ok(Self::new(features::load_dir(dir)?))
+    }
+
+    fn new(features: Vec<gherkin::Feature>) -> Self {
+        Self {
             catalogue: features::catalogue(&features),
             features,
             filter: Filter::all(),
@@ -82,12 +90,7 @@ impl Suite {
             retries: 0,
             fail_fast: false,
             progress: false,
-        })
-    }
-
-    /// The `features/` directory of this repository.
-    pub fn bundled_features_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../features")
+        }
     }
 
     /// Runs only the scenarios `filter` selects.
@@ -264,9 +267,14 @@ impl Suite {
                 let context = before.clone();
                 async move { context.prepare(world).await }.boxed_local()
             })
-            .after(|_feature, _rule, _scenario, _finished, world| {
+            .after(|_feature, _rule, _scenario, finished, world| {
+                let failed = matches!(
+                    finished,
+                    ScenarioFinished::StepFailed(..) | ScenarioFinished::BeforeHookFailed(_)
+                );
                 async move {
                     if let Some(world) = world {
+                        world.gather_diagnostics(failed).await;
                         world.teardown().await;
                     }
                 }

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::driver::{Driver, Lease};
 use crate::protocol::{ClientConfig, MAIN_CLIENT, Op, SdkError, SdkErrorKind};
 use crate::raw::{RawAnswer, RawSession};
+use crate::report::Diagnostics;
 use crate::steps::StepError;
 
 /// The name of the main client, for steps that say "the client".
@@ -74,6 +75,8 @@ pub struct World {
     pub(crate) answers: Vec<RawAnswer>,
     /// The last proof a raw request carried (for replays).
     pub(crate) last_proof: Option<String>,
+    /// A failed scenario's evidence, gathered by the runner's `after` hook.
+    pub(crate) diagnostics: Option<Diagnostics>,
 }
 
 impl fmt::Debug for World {
@@ -111,6 +114,7 @@ impl World {
             raw: None,
             answers: Vec::new(),
             last_proof: None,
+            diagnostics: None,
         }
     }
 
@@ -124,6 +128,23 @@ impl World {
         self.base_url = base_url;
         self.control = control;
         self.http = crate::raw::http(tls);
+    }
+
+    /// Keeps what a failed scenario's author needs (the server's journal, the SDK's log),
+    /// while the server still runs. The SDK's log is taken either way, so the next scenario
+    /// starts with its own.
+    pub(crate) async fn gather_diagnostics(&mut self, failed: bool) {
+        let log = self
+            .driver
+            .as_ref()
+            .map(|lease| lease.driver().take_log())
+            .unwrap_or_default();
+        if failed {
+            self.diagnostics = Some(Diagnostics {
+                journal: self.control.journal(0, None).await.unwrap_or_default(),
+                adapter_stderr: log,
+            });
+        }
     }
 
     /// Gives the SDK back (forgetting its instances) and stops the scenario's server.

@@ -24,7 +24,7 @@ use cucumber::{Event, Writer, parser};
 
 use crate::expectations::ExpectedFailures;
 use crate::features::{Scenario, id_of};
-use crate::report::{Outcome, ScenarioResult};
+use crate::report::{Diagnostics, Outcome, ScenarioResult};
 use crate::steps::SKIP_MARK;
 use crate::world::World;
 
@@ -56,6 +56,8 @@ struct Attempts {
     retryable: bool,
     /// The first failed attempt's failure, once an attempt failed and was retried.
     first_failure: Option<(String, String)>,
+    /// The current attempt's evidence (journal, adapter stderr), when it failed.
+    diagnostics: Option<Diagnostics>,
     attempts: usize,
 }
 
@@ -91,6 +93,7 @@ impl Conformance {
                     failure: None,
                     retryable: false,
                     first_failure: None,
+                    diagnostics: None,
                     attempts: 0,
                 });
                 attempts.attempts += 1;
@@ -107,10 +110,14 @@ impl Conformance {
                 };
                 self.fail(&id, step, message, true);
             }
-            event::Scenario::Background(step, event::Step::Failed(_, _, _, error))
-            | event::Scenario::Step(step, event::Step::Failed(_, _, _, error)) => {
+            event::Scenario::Background(step, event::Step::Failed(_, _, world, error))
+            | event::Scenario::Step(step, event::Step::Failed(_, _, world, error)) => {
                 // Cucumber retries every failed step, an ambiguous one too.
                 self.fail(&id, &step.value, step_error_text(&error), true);
+                // The `after` hook has run by now and left its evidence in the world.
+                if let Some(attempts) = self.running.get_mut(&id) {
+                    attempts.diagnostics = world.and_then(|w| w.diagnostics.clone());
+                }
             }
             event::Scenario::Background(step, event::Step::Skipped)
             | event::Scenario::Step(step, event::Step::Skipped) => {
@@ -144,6 +151,7 @@ impl Conformance {
         let Some(attempts) = self.running.remove(&id) else {
             return;
         };
+        let diagnostics = attempts.diagnostics;
         let outcome = match (attempts.failure, attempts.first_failure) {
             (Some((_, message)), _) if message.starts_with(SKIP_MARK) => Outcome::Skipped {
                 reason: message[SKIP_MARK.len()..].to_owned(),
@@ -163,7 +171,7 @@ impl Conformance {
             stop.store(true, Ordering::SeqCst);
         }
         let duration_ms = u64::try_from(attempts.began.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let result = match self.catalogue.get(&id) {
+        let mut result = match self.catalogue.get(&id) {
             Some(scenario) => result(scenario, outcome, duration_ms),
             None => ScenarioResult {
                 id: id.clone(),
@@ -174,17 +182,21 @@ impl Conformance {
                 needs: Vec::new(),
                 outcome,
                 duration_ms,
+                diagnostics: None,
             },
         };
+        if matches!(
+            result.outcome,
+            Outcome::Failed { .. } | Outcome::ExpectedFailure { .. }
+        ) {
+            result.diagnostics = diagnostics;
+        }
         if self.progress {
             eprint!(
-                "[{}/{}] {} {} ({} ms)\n{}",
+                "[{}/{}] {}",
                 self.results.len() + 1,
                 self.total,
-                result.outcome.mark(),
-                result.id,
-                result.duration_ms,
-                result.outcome.details()
+                result.console()
             );
         }
         self.results.push(result);
@@ -217,6 +229,7 @@ pub(crate) fn result(scenario: &Scenario, outcome: Outcome, duration_ms: u64) ->
         needs: scenario.needs().map(str::to_owned).collect(),
         outcome,
         duration_ms,
+        diagnostics: None,
     }
 }
 

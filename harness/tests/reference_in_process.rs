@@ -4,9 +4,7 @@ use prelude_conformance::{Drivers, Suite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_client_passes_every_scenario_in_process() {
-    let suite = Suite::load(&Suite::bundled_features_dir())
-        .expect("features load")
-        .jobs(4);
+    let suite = Suite::bundled().expect("features load").jobs(4);
     let report = suite.run_sdk(Drivers::in_process()).await;
     println!("{}", report.console());
     assert_eq!(

@@ -19,9 +19,7 @@ async fn the_reference_adapter_passes_every_scenario() {
         .await
         .expect("the adapters start");
     assert_eq!(adapters.hello().sdk.name, "prelude-session");
-    let suite = Suite::load(&Suite::bundled_features_dir())
-        .expect("features load")
-        .jobs(4);
+    let suite = Suite::bundled().expect("features load").jobs(4);
     let report = suite.run_sdk(adapters).await;
     println!("{}", report.console());
     assert_eq!(report.summary.skipped, 0);

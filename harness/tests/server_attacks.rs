@@ -4,9 +4,7 @@ use prelude_conformance::{ServerTarget, Suite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mock_server_withstands_every_server_side_scenario() {
-    let suite = Suite::load(&Suite::bundled_features_dir())
-        .expect("features load")
-        .jobs(4);
+    let suite = Suite::bundled().expect("features load").jobs(4);
     let report = suite.run_server(ServerTarget::FreshMock).await;
     println!("{}", report.console());
     assert!(
@@ -33,7 +31,7 @@ async fn a_server_with_a_lax_iat_window_fails_exactly_the_stale_proof_scenarios(
         control: server.control().clone(),
         tls: None,
     };
-    let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
+    let suite = Suite::bundled().expect("features load");
     let report = suite.run_server(target).await;
     let mut failed = report.failed_ids();
     failed.sort_unstable();

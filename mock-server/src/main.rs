@@ -54,6 +54,11 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Once listening, print one JSON line on stdout instead of the text banner:
+    /// `{"base_url", "api_url", "control_url", "ca_cert", "spki_sha256"}` (the last two are
+    /// null without TLS), for test fixtures that start the mock as a subprocess.
+    #[arg(long)]
+    ready_json: bool,
 }
 
 fn init_logging(format: LogFormat) {
@@ -110,6 +115,29 @@ async fn run(cli: Cli) -> Result<()> {
     let server = builder.start().await?;
 
     // First thing on stdout, so scripts can read the URLs.
+    if cli.ready_json {
+        let tls = server.tls();
+        let ready = serde_json::json!({
+            "base_url": server.url(),
+            "api_url": server.api_url(),
+            "control_url": server.control_url(),
+            "ca_cert": tls.as_ref().map(|t| t.cert_path.display().to_string()),
+            "spki_sha256": tls.as_ref().and_then(|t| t.spki_sha256.clone()),
+        });
+        println!("{ready}");
+    } else {
+        print_banner(&server);
+    }
+    tracing::info!("listening on {}; Ctrl-C to stop", server.addr());
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// The human-readable start banner; its `Label:  value` lines are stable for scripts too.
+fn print_banner(server: &MockServer) {
     println!("Prelude API:  {}", server.api_url());
     println!("Control API:  {}", server.control_url());
     if let Some(tls) = server.tls() {
@@ -118,12 +146,6 @@ async fn run(cli: Cli) -> Result<()> {
             println!("SPKI sha256:  {spki}");
         }
     }
-    tracing::info!("listening on {}; Ctrl-C to stop", server.addr());
-
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    server.shutdown().await;
-    Ok(())
 }
 
 async fn shutdown_signal() {

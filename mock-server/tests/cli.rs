@@ -48,14 +48,15 @@ impl Running {
             .status()
             .expect("kill");
         assert!(sent.success());
-        for _ in 0..100 {
+        // The server gives open connections up to 5 s to finish before it exits anyway.
+        for _ in 0..200 {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
-        panic!("the server did not stop within 5 s of SIGINT");
+        panic!("the server did not stop within 10 s of SIGINT");
     }
 }
 
@@ -163,5 +164,35 @@ fn tls_mode_prints_the_certificate_path_and_spki_hash() {
     assert!(running.line().starts_with("Certificate:"));
     let spki = url_of(&running.line(), "SPKI sha256:");
     assert_eq!(spki.len(), 44);
+    running.interrupt_and_wait();
+}
+
+#[tokio::test]
+async fn ready_json_prints_one_machine_readable_line() {
+    let running = Running::start(&["--port", "0", "--tls", "--ready-json"]);
+    let ready: serde_json::Value =
+        serde_json::from_str(&running.line()).expect("one JSON line on stdout");
+    let api = ready["api_url"].as_str().expect("api_url");
+    assert!(api.starts_with("https://127.0.0.1:") && api.ends_with("/v1/session"));
+    assert!(
+        ready["control_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/__mock"))
+    );
+    let cert = ready["ca_cert"].as_str().expect("ca_cert with --tls");
+    let pem = std::fs::read(cert).expect("the certificate file exists");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM"))
+        .build()
+        .expect("client");
+    let base = ready["base_url"].as_str().expect("base_url");
+    let jwks = client
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("the API answers over TLS with that certificate");
+    assert!(jwks.status().is_success());
+    jwks.bytes().await.expect("body");
+    drop(client);
     running.interrupt_and_wait();
 }

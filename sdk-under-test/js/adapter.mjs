@@ -33,6 +33,12 @@ const HELLO = {
   requires: ["https"],
 };
 
+/** Ops the page runs (page.js); anything else is answered `unsupported`, configured or not. */
+const PAGE_OPS = new Set([
+  "login", "refresh", "access_token", "invalidate", "logout", "list_sessions", "revoke",
+  "authorized_get", "stored",
+]);
+
 const TYPES = { ".js": "text/javascript", ".html": "text/html; charset=utf-8" };
 
 /** Serves dist/ (page, bundle, core-worker.js) on a loopback port of its own. */
@@ -119,6 +125,9 @@ async function handle(request) {
       return { ok: { logged_in: stored.ok?.credentials ?? false } };
     }
     default: {
+      if (!PAGE_OPS.has(op)) {
+        return { error: { kind: "unsupported", message: `the web SDK adapter has no op \`${op}\`` } };
+      }
       const entry = clients.get(client);
       if (!entry) return { error: { kind: "protocol", message: `client ${client} is not configured` } };
       return entry.page.evaluate(([op, args]) => window.conformance.run(op, args), [op, args]);

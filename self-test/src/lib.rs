@@ -5,7 +5,9 @@
 //! binaries users install never contain them. It offers:
 //!
 //! - [`driver`]: the reference client with one defect, as an in-process driver;
-//! - the `broken-adapter` binary: the same behind the adapter protocol;
+//! - [`serve_in_order`]: an adapter loop that answers one request at a time, in order (the
+//!   plumbing bug `check-adapter` must reject);
+//! - the `broken-adapter` binary: either behind the adapter protocol;
 //! - `tests/broken_variants.rs`: the mutation table (each defect fails exactly the scenarios
 //!   that describe it);
 //! - `tests/properties.rs`: the property machine, on the conforming client and on a broken
@@ -19,7 +21,11 @@
 
 pub use prelude_session::BrokenVariant;
 
-use prelude_conformance::InProcess;
+use std::sync::Arc;
+
+use prelude_conformance::protocol::{Request, Response, SdkError, SdkErrorKind};
+use prelude_conformance::{Driver, InProcess};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 /// The reference client with `variant` switched on, reporting itself as
 /// `prelude-session (broken: <variant>)`.
@@ -27,4 +33,36 @@ pub fn driver(variant: BrokenVariant) -> InProcess {
     InProcess::customised(format!("prelude-session (broken: {variant})"), move |b| {
         b.broken(variant)
     })
+}
+
+/// Serves `driver` the wrong way: reads a request, waits for its answer, writes it, and only
+/// then reads the next, so answers come back in request order (the adapter plumbing bug
+/// `check-adapter` must reject).
+pub async fn serve_in_order(
+    driver: Arc<dyn Driver>,
+    input: impl AsyncRead + Unpin,
+    mut output: impl AsyncWrite + Unpin,
+) -> std::io::Result<()> {
+    let mut lines = BufReader::new(input).lines();
+    while let Some(line) = lines.next_line().await? {
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => Response::new(request.id, driver.call(request.client, request.op).await),
+            // Only the ordering is broken: an op it cannot read is still answered.
+            Err(e) => {
+                let id = serde_json::from_str::<serde_json::Value>(&line)
+                    .ok()
+                    .and_then(|v| v["id"].as_u64())
+                    .unwrap_or(0);
+                Response::new(
+                    id,
+                    Err(SdkError::new(SdkErrorKind::Unsupported, e.to_string())),
+                )
+            }
+        };
+        let mut answer = serde_json::to_string(&response).map_err(std::io::Error::other)?;
+        answer.push('\n');
+        output.write_all(answer.as_bytes()).await?;
+        output.flush().await?;
+    }
+    Ok(())
 }

@@ -100,7 +100,7 @@ fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
 async fn each_broken_variant_fails_exactly_the_scenarios_that_describe_its_bug() {
     // One scenario at a time too: with two at once, one run in five on a 2-core machine did
     // not match the table, cause not yet identified. The table must not flake.
-    let suite = Suite::load(&Suite::bundled_features_dir()).expect("features load");
+    let suite = Suite::bundled().expect("features load");
     // One variant at a time: side by side on two cores, the cross-instance scenarios
     // ("two instances sharing storage") failed for variants that do not touch them.
     let runs = futures_util::stream::iter(BrokenVariant::ALL)

@@ -48,12 +48,19 @@ enum Command {
     },
     /// Print the adapter protocol's JSON Schema (requests, responses, each op's result).
     Schema,
+    /// Smoke-test an adapter's protocol plumbing before any scenario: hello, unknown ops,
+    /// pipelining, stdout discipline, answers against the schema (exit 1 on a problem).
+    CheckAdapter {
+        /// Adapter command, run with `sh -c`.
+        #[arg(long, value_name = "CMD")]
+        adapter: String,
+    },
 }
 
 #[derive(Args)]
 struct Common {
-    /// Directory of `.feature` files (default: ./features, else the bundled ones).
-    #[arg(long, value_name = "DIR")]
+    /// Directory of `.feature` files to run instead of the suite's own (built in).
+    #[arg(long = "features-dir", visible_alias = "features", value_name = "DIR")]
     features: Option<PathBuf>,
     /// Cucumber tag expression selecting scenarios, e.g. '@must and not @needs-multi_process'.
     #[arg(long, short = 't', value_name = "EXPR", default_value = "")]
@@ -90,6 +97,10 @@ struct SdkArgs {
     /// TOML file of `"<scenario id>" = "<reason>"` failures to expect.
     #[arg(long, value_name = "FILE")]
     expected_failures: Option<PathBuf>,
+    /// After the run, write its failing scenarios to FILE as an expected-failures file (with
+    /// the reasons --expected-failures gave, a placeholder for new ones).
+    #[arg(long, value_name = "FILE")]
+    write_expected_failures: Option<PathBuf>,
     #[command(flatten)]
     common: Common,
 }
@@ -120,6 +131,19 @@ async fn main() -> ExitCode {
             print!("{}", prelude_conformance::protocol::schema());
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::CheckAdapter { adapter }) => {
+            match prelude_conformance::check_adapter(&adapter).await {
+                Ok(check) => {
+                    print!("{check}");
+                    Ok(if check.is_ok() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    })
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
     };
     result.unwrap_or_else(|message| {
         eprintln!("prelude-conformance: {message}");
@@ -128,22 +152,18 @@ async fn main() -> ExitCode {
 }
 
 fn suite(common: &Common) -> Result<Suite, String> {
-    let dir = common.features.clone().unwrap_or_else(|| {
-        let local = PathBuf::from("features");
-        if local.is_dir() {
-            local
-        } else {
-            Suite::bundled_features_dir()
-        }
-    });
+    let suite = match &common.features {
+        Some(dir) => Suite::load(dir),
+        None => Suite::bundled(),
+    }
+    .map_err(|e| e.to_string())?;
     let mut filter = Filter::all()
         .tags(&common.tags)
         .map_err(|e| e.to_string())?;
     if let Some(name) = &common.name {
         filter = filter.name(name).map_err(|e| e.to_string())?;
     }
-    Ok(Suite::load(&dir)
-        .map_err(|e| e.to_string())?
+    Ok(suite
         .select(filter)
         .jobs(common.jobs)
         .retries(common.retry)
@@ -153,10 +173,11 @@ fn suite(common: &Common) -> Result<Suite, String> {
 
 async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
     let mut suite = suite(&args.common)?;
+    let mut expected = ExpectedFailures::none();
     if let Some(path) = &args.expected_failures {
-        let expected = ExpectedFailures::load(path).map_err(|e| e.to_string())?;
+        expected = ExpectedFailures::load(path).map_err(|e| e.to_string())?;
         suite = suite
-            .expected_failures(expected)
+            .expected_failures(expected.clone())
             .map_err(|e| e.to_string())?;
     }
     let drivers = match &args.adapter {
@@ -170,6 +191,11 @@ async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
         return Ok(list(&suite, &plan, false));
     }
     let report = suite.run_sdk(drivers).await;
+    if let Some(path) = &args.write_expected_failures {
+        let text = expected.from_report(&report).to_toml(&report.sdk);
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("expected failures: {}", path.display());
+    }
     finish(&report, &args.common)
 }
 

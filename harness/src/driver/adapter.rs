@@ -3,7 +3,7 @@
 //! by id in whatever order they come. An instance configured with `separate_process` gets its
 //! own copy of the program, so cross-process scenarios need nothing special from adapters.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +24,12 @@ use crate::protocol::{
 /// How long one operation may take before the adapter is considered hung.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Lines of an adapter's stderr kept between two [`Driver::take_log`] calls.
+const LOG_LINES: usize = 200;
+
+/// The adapter's stderr lines not taken yet (all its processes').
+type Log = Arc<Mutex<VecDeque<String>>>;
+
 /// Waiters by request id; each gets the answer line, parsed or not.
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>;
 
@@ -37,6 +43,7 @@ struct Answer {
 pub struct Adapter {
     command: String,
     hello: Hello,
+    log: Log,
     main: Process,
     /// Instances living in their own process.
     separate: tokio::sync::Mutex<HashMap<String, Arc<Process>>>,
@@ -51,10 +58,12 @@ impl Adapter {
     /// # Ok(()) }
     /// ```
     pub async fn spawn(command: &str) -> Result<Self, SdkError> {
-        let (main, hello) = Process::start(command).await?;
+        let log = Log::default();
+        let (main, hello) = Process::start(command, &log).await?;
         Ok(Self {
             command: command.to_owned(),
             hello,
+            log,
             main,
             separate: tokio::sync::Mutex::new(HashMap::new()),
         })
@@ -63,7 +72,7 @@ impl Adapter {
     async fn route(&self, client: String, op: Op) -> Result<Value, SdkError> {
         match &op {
             Op::Configure(config) if config.separate_process => {
-                let (process, _) = Process::start(&self.command).await?;
+                let (process, _) = Process::start(&self.command, &self.log).await?;
                 let process = Arc::new(process);
                 self.separate
                     .lock()
@@ -95,6 +104,10 @@ impl Driver for Adapter {
     fn call(&self, client: String, op: Op) -> BoxFuture<'_, Result<Value, SdkError>> {
         self.route(client, op).boxed()
     }
+
+    fn take_log(&self) -> Vec<String> {
+        std::mem::take(&mut *self.log.lock().unwrap_or_else(PoisonError::into_inner)).into()
+    }
 }
 
 /// One running adapter program.
@@ -106,28 +119,44 @@ struct Process {
 }
 
 impl Process {
-    async fn start(command: &str) -> Result<(Self, Hello), SdkError> {
+    async fn start(command: &str, log: &Log) -> Result<(Self, Hello), SdkError> {
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(command)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| protocol(format!("cannot start adapter `{command}`: {e}")))?;
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return Err(protocol("adapter has no stdin/stdout pipes"));
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(protocol("adapter has no stdin/stdout/stderr pipes"));
         };
         let pending: Pending = Arc::default();
         tokio::spawn(read_answers(BufReader::new(stdout), pending.clone()));
+        let stderr_done = tokio::spawn(keep_stderr(BufReader::new(stderr), log.clone()));
         let process = Self {
             _child: child,
             stdin: tokio::sync::Mutex::new(stdin),
             pending,
             next_id: AtomicU64::new(1),
         };
-        let hello = process.call(MAIN_CLIENT.to_owned(), Op::Hello).await?;
+        let hello = match process.call(MAIN_CLIENT.to_owned(), Op::Hello).await {
+            Ok(hello) => hello,
+            Err(mut e) => {
+                // An adapter that dies at start says why on stderr: show it.
+                let _read = tokio::time::timeout(Duration::from_secs(1), stderr_done).await;
+                let lines =
+                    std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner));
+                if !lines.is_empty() {
+                    e.message.push_str("; its stderr:\n");
+                    e.message.push_str(&Vec::from(lines).join("\n"));
+                }
+                return Err(e);
+            }
+        };
         let hello: Hello = serde_json::from_value(hello)
             .map_err(|e| protocol(format!("adapter's hello is malformed: {e}")))?;
         if hello.protocol != PROTOCOL_VERSION {
@@ -233,6 +262,18 @@ async fn read_answers(stdout: BufReader<tokio::process::ChildStdout>, pending: P
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clear();
+}
+
+/// Keeps the adapter's stderr lines (the last [`LOG_LINES`]) for failure diagnostics.
+async fn keep_stderr(stderr: BufReader<tokio::process::ChildStderr>, log: Log) {
+    let mut lines = stderr.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.len() == LOG_LINES {
+            log.pop_front();
+        }
+        log.push_back(line);
+    }
 }
 
 /// `line` with every token and password value replaced, for error messages and reports.

@@ -32,4 +32,10 @@ pub trait Driver: Send + Sync {
 
     /// Runs `op` on the client instance named `client`.
     fn call(&self, client: String, op: Op) -> BoxFuture<'_, Result<Value, SdkError>>;
+
+    /// What the SDK logged since the last call (an adapter's stderr), oldest first; the
+    /// runner takes it after each scenario and shows it with a failure.
+    fn take_log(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

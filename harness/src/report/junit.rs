@@ -1,7 +1,8 @@
 //! JUnit XML, the format CI systems display, written with `quick-junit` (nextest's model):
 //! one `<testsuite>` per feature, one `<testcase>` per scenario.
 //!
-//! - failed and unexpected pass: `<failure>` with the step (or reason) and the message;
+//! - failed and unexpected pass: `<failure>` with the step (or reason) and the message; a
+//!   failure's journal excerpt and adapter stderr in `<system-out>`;
 //! - skipped: `<skipped>` with the reason;
 //! - expected failure: a passing case with the reason and failure in `<system-out>`, so it
 //!   shows without failing the build;
@@ -70,6 +71,10 @@ fn case(feature: &str, s: &ScenarioResult) -> TestCase {
     let mut case = TestCase::new(s.name.as_str(), status);
     case.set_classname(feature)
         .set_time(Duration::from_millis(s.duration_ms));
+    if let (Outcome::Failed { .. }, Some(diagnostics)) = (&s.outcome, &s.diagnostics) {
+        // CI systems show a failure's output beside it: the journal excerpt belongs there.
+        case.set_system_out(diagnostics.compact());
+    }
     if let Outcome::ExpectedFailure {
         reason,
         step,
@@ -98,6 +103,7 @@ mod tests {
             needs: Vec::new(),
             outcome,
             duration_ms: 5,
+            diagnostics: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! by scenario.
 
 mod compare;
+mod diagnostics;
 mod junit;
 
 use std::path::Path;
@@ -10,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use compare::compare;
+pub use diagnostics::Diagnostics;
 pub use junit::junit;
 
 use crate::error::{Error, ErrorKind};
@@ -134,6 +136,27 @@ pub struct ScenarioResult {
     pub outcome: Outcome,
     /// Wall time.
     pub duration_ms: u64,
+    /// For a failure: the server's journal and the adapter's stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Diagnostics>,
+}
+
+impl ScenarioResult {
+    /// Its console lines: the mark, id and time, what went wrong, and for an unexpected
+    /// failure the diagnostics excerpt.
+    pub fn console(&self) -> String {
+        let mut out = format!(
+            "{} {} ({} ms)\n{}",
+            self.outcome.mark(),
+            self.id,
+            self.duration_ms,
+            self.outcome.details()
+        );
+        if let (Outcome::Failed { .. }, Some(diagnostics)) = (&self.outcome, &self.diagnostics) {
+            out.push_str(&diagnostics.compact());
+        }
+        out
+    }
 }
 
 /// Counts per outcome.
@@ -223,13 +246,7 @@ impl RunReport {
     pub fn console(&self) -> String {
         let mut out = String::new();
         for s in &self.scenarios {
-            out.push_str(&format!(
-                "{} {} ({} ms)\n",
-                s.outcome.mark(),
-                s.id,
-                s.duration_ms
-            ));
-            out.push_str(&s.outcome.details());
+            out.push_str(&s.console());
         }
         out.push_str(&self.summary_line());
         out.push('\n');

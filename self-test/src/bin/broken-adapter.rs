@@ -1,11 +1,13 @@
 //! `broken-adapter --variant NAME`: the reference client with one deliberate defect, behind
 //! the adapter protocol on stdin/stdout, for proving that the suite catches the bug.
+//! `broken-adapter --in-order`: the conforming client behind an adapter that answers one
+//! request at a time, for proving that `check-adapter` catches that.
 
 use std::sync::Arc;
 
 use clap::Parser;
-use prelude_conformance::serve;
-use prelude_self_test::{BrokenVariant, driver};
+use prelude_conformance::{InProcess, serve};
+use prelude_self_test::{BrokenVariant, driver, serve_in_order};
 
 /// Command line.
 #[derive(Parser)]
@@ -15,17 +17,19 @@ use prelude_self_test::{BrokenVariant, driver};
 )]
 struct Args {
     /// The defect (no-coalescing, no-wipe-on-logout, ...).
-    #[arg(long, value_parser = |s: &str| s.parse::<BrokenVariant>())]
-    variant: BrokenVariant,
+    #[arg(long, value_parser = |s: &str| s.parse::<BrokenVariant>(), required_unless_present = "in_order")]
+    variant: Option<BrokenVariant>,
+    /// Answer requests one at a time, in order (an adapter plumbing bug).
+    #[arg(long, conflicts_with = "variant")]
+    in_order: bool,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    serve(
-        Arc::new(driver(args.variant)),
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-    )
-    .await
+    let (input, output) = (tokio::io::stdin(), tokio::io::stdout());
+    match args.variant {
+        Some(variant) => serve(Arc::new(driver(variant)), input, output).await,
+        None => serve_in_order(Arc::new(InProcess::new()), input, output).await,
+    }
 }
