@@ -36,6 +36,9 @@ bin=${CARGO_TARGET_DIR:-target}/debug
 echo "== reference client" >&2
 "$bin/prelude-conformance" --report-dir "$reports" --report-name reference-client | tail -n 1
 
+echo "== check-adapter on the web SDK adapter" >&2
+"$bin/prelude-conformance" check-adapter --adapter "node sdk-under-test/js/adapter.mjs"
+
 echo "== web SDK in Chromium" >&2
 status=0
 "$bin/prelude-conformance" \
