@@ -23,7 +23,7 @@ pub use prelude_session::BrokenVariant;
 
 use std::sync::Arc;
 
-use prelude_conformance::protocol::{Request, Response, SdkError, SdkErrorKind};
+use prelude_conformance::protocol::{Request, Response, SdkError, SdkErrorKind, line_id};
 use prelude_conformance::{Driver, InProcess};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -49,10 +49,7 @@ pub async fn serve_in_order(
             Ok(request) => Response::new(request.id, driver.call(request.client, request.op).await),
             // Only the ordering is broken: an op it cannot read is still answered.
             Err(e) => {
-                let id = serde_json::from_str::<serde_json::Value>(&line)
-                    .ok()
-                    .and_then(|v| v["id"].as_u64())
-                    .unwrap_or(0);
+                let id = line_id(&line).unwrap_or(0);
                 Response::new(
                     id,
                     Err(SdkError::new(SdkErrorKind::Unsupported, e.to_string())),

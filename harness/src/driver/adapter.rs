@@ -13,12 +13,12 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::oneshot;
 
 use super::Driver;
 use crate::protocol::{
-    Hello, MAIN_CLIENT, Op, PROTOCOL_VERSION, Request, Response, SdkError, SdkErrorKind,
+    Hello, MAIN_CLIENT, Op, PROTOCOL_VERSION, Request, Response, SdkError, SdkErrorKind, line_id,
 };
 
 /// How long one operation may take before the adapter is considered hung.
@@ -120,20 +120,12 @@ struct Process {
 
 impl Process {
     async fn start(command: &str, log: &Log) -> Result<(Self, Hello), SdkError> {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| protocol(format!("cannot start adapter `{command}`: {e}")))?;
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
-            return Err(protocol("adapter has no stdin/stdout/stderr pipes"));
-        };
+        let Spawned {
+            child,
+            stdin,
+            stdout,
+            stderr,
+        } = spawn(command)?;
         let pending: Pending = Arc::default();
         tokio::spawn(read_answers(BufReader::new(stdout), pending.clone()));
         let stderr_done = tokio::spawn(keep_stderr(BufReader::new(stderr), log.clone()));
@@ -232,19 +224,48 @@ impl Process {
     }
 }
 
+/// A started adapter program and its three pipes.
+pub(crate) struct Spawned {
+    pub(crate) child: Child,
+    pub(crate) stdin: ChildStdin,
+    pub(crate) stdout: ChildStdout,
+    pub(crate) stderr: ChildStderr,
+}
+
+/// Starts `command` with `sh -c`, all three streams piped, killed when dropped.
+pub(crate) fn spawn(command: &str) -> Result<Spawned, SdkError> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| protocol(format!("cannot start adapter `{command}`: {e}")))?;
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(protocol("adapter has no stdin/stdout/stderr pipes"));
+    };
+    Ok(Spawned {
+        child,
+        stdin,
+        stdout,
+        stderr,
+    })
+}
+
 /// Hands each answer line to whoever waits for its id, malformed or not (the waiter reports
 /// what is wrong). Lines without an id (an SDK printing to stdout) are reported on stderr and
 /// skipped.
-async fn read_answers(stdout: BufReader<tokio::process::ChildStdout>, pending: Pending) {
+async fn read_answers(stdout: BufReader<ChildStdout>, pending: Pending) {
     let mut lines = stdout.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if line.trim().is_empty() {
             continue;
         }
-        let id = serde_json::from_str::<Value>(&line)
-            .ok()
-            .and_then(|v| v.get("id").and_then(Value::as_u64));
-        let Some(id) = id else {
+        let Some(id) = line_id(&line) else {
             eprintln!("prelude-conformance: ignoring adapter output that is not an answer: {line}");
             continue;
         };
@@ -265,7 +286,7 @@ async fn read_answers(stdout: BufReader<tokio::process::ChildStdout>, pending: P
 }
 
 /// Keeps the adapter's stderr lines (the last [`LOG_LINES`]) for failure diagnostics.
-async fn keep_stderr(stderr: BufReader<tokio::process::ChildStderr>, log: Log) {
+async fn keep_stderr(stderr: BufReader<ChildStderr>, log: Log) {
     let mut lines = stderr.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);

@@ -15,6 +15,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 pub use adapter::Adapter;
+pub(crate) use adapter::{Spawned, spawn};
 pub use in_process::InProcess;
 pub use pool::Drivers;
 pub(crate) use pool::Lease;

@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::sync::mpsc;
 
 use super::Driver;
-use crate::protocol::{Request, Response, SdkError, SdkErrorKind};
+use crate::protocol::{Request, Response, SdkError, SdkErrorKind, line_id};
 
 /// Serves `driver` until `input` ends and every answer is written.
 pub async fn serve(
@@ -34,10 +34,7 @@ pub async fn serve(
                 }
                 Err(e) => {
                     // Answer with the id if there is one, so the caller is not left waiting.
-                    let id = serde_json::from_str::<serde_json::Value>(&line)
-                        .ok()
-                        .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
-                        .unwrap_or(0);
+                    let id = line_id(&line).unwrap_or(0);
                     let kind = if e.to_string().contains("unknown variant") {
                         SdkErrorKind::Unsupported
                     } else {

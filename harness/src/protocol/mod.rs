@@ -51,6 +51,14 @@ pub struct Request {
     pub op: Op,
 }
 
+/// The `id` of a request or response line, if it has one, even when the rest of the line is
+/// malformed (so the other side can still be answered or told what is wrong).
+pub fn line_id(line: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| v.get("id").and_then(serde_json::Value::as_u64))
+}
+
 fn main_client() -> String {
     MAIN_CLIENT.to_owned()
 }
