@@ -113,28 +113,27 @@ const BUNDLED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/features.rs
 pub(crate) fn load_bundled() -> Result<Vec<gherkin::Feature>, Error> {
     BUNDLED
         .iter()
-        .map(|(name, text)| {
-            let path = Path::new("features").join(name);
-            let fail = |e: &dyn std::fmt::Display| {
-                Error::new(ErrorKind::Features, format!("{}: {e}", path.display()))
-            };
-            let mut feature = gherkin::Feature::parse(text, gherkin::GherkinEnv::default())
-                .map_err(|e| fail(&e))?;
-            feature.path = Some(path.clone());
-            feature.expand_examples().map_err(|e| fail(&e))
-        })
+        .map(|(name, text)| parse(&Path::new("features").join(name), text))
         .collect()
 }
 
 /// One `.feature` file, outlines expanded.
 pub(crate) fn load_file(path: &Path) -> Result<gherkin::Feature, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::new(ErrorKind::Features, format!("{}: {e}", path.display())))?;
+    parse(path, &text)
+}
+
+/// The feature `text`, known as `path` (in errors, and for its scenarios' ids), outlines
+/// expanded.
+fn parse(path: &Path, text: &str) -> Result<gherkin::Feature, Error> {
     let fail = |e: &dyn std::fmt::Display| {
         Error::new(ErrorKind::Features, format!("{}: {e}", path.display()))
     };
-    gherkin::Feature::parse_path(path, gherkin::GherkinEnv::default())
-        .map_err(|e| fail(&e))?
-        .expand_examples()
-        .map_err(|e| fail(&e))
+    let mut feature =
+        gherkin::Feature::parse(text, gherkin::GherkinEnv::default()).map_err(|e| fail(&e))?;
+    feature.path = Some(path.to_owned());
+    feature.expand_examples().map_err(|e| fail(&e))
 }
 
 /// The catalogue of `features`' scenarios, in file order.

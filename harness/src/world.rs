@@ -141,7 +141,7 @@ impl World {
             .unwrap_or_default();
         if failed {
             self.diagnostics = Some(Diagnostics {
-                journal: self.control.journal(0, None).await.unwrap_or_default(),
+                journal: self.whole_journal(None).await.unwrap_or_default(),
                 adapter_stderr: log,
             });
         }
