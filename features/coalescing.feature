@@ -48,6 +48,9 @@ Feature: Coalescing concurrent refreshes
   @must @needs-shared_storage @prelude-web
   Scenario: Two instances sharing storage refresh once between them
     Given client "tab2" shares storage with the client
+    # Held on the wire until every caller has arrived, as above: otherwise, on a loaded
+    # machine, an SDK that does not coordinate can pass by refreshing before the rest start.
+    And the next refresh is delayed by 100 ms
     When 10 callers refresh at once on the client and on client "tab2"
     Then all 20 callers succeed
     And the server received exactly 1 refresh request
@@ -56,6 +59,9 @@ Feature: Coalescing concurrent refreshes
   @must @needs-multi_process
   Scenario: Two processes sharing storage refresh once between them
     Given client "proc2" runs in another process sharing storage with the client
+    # Held on the wire until every caller has arrived, as above: otherwise, on a loaded
+    # machine, an SDK that does not coordinate can pass by refreshing before the rest start.
+    And the next refresh is delayed by 100 ms
     When 10 callers refresh at once on the client and on client "proc2"
     Then all 20 callers succeed
     And the server received exactly 1 refresh request
