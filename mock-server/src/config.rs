@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::{Error, Secret};
 
 /// How the server asks for DPoP nonces (RFC 9449 §8).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,7 +100,7 @@ pub struct SeedUser {
     /// Login email.
     pub email: String,
     /// Password for `login/email/password`.
-    pub password: String,
+    pub password: Secret,
     /// Optional phone number, usable as an OTP identifier.
     #[serde(default)]
     pub phone_number: Option<String>,
@@ -119,9 +119,57 @@ impl std::str::FromStr for SeedUser {
         }
         Ok(Self {
             email: email.into(),
-            password: password.into(),
+            password: Secret::new(password),
             phone_number: None,
         })
+    }
+}
+
+/// Connection limits and timeouts. Every answer to a request past a limit is a Prelude error
+/// JSON; a connection past a timeout is closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Time a client has to send a request's headers, from its first byte or from the end of
+    /// the previous request on a kept-alive connection (slowloris guard).
+    pub header_read_timeout_ms: u64,
+    /// Time a client has to send a request's body once its headers are in; past it, `408`.
+    pub body_read_timeout_ms: u64,
+    /// A connection that carries no bytes either way and has no request in flight for this
+    /// long is closed (HTTP/1.1 keep-alive, HTTP/2, or silent after connecting).
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; further ones wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Journal entries kept; the oldest are dropped first (stats keep counting).
+    pub journal_capacity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            max_connections: 1024,
+            journal_capacity: 50_000,
+        }
+    }
+}
+
+impl Limits {
+    /// Rejects limits that would stop the server from serving at all.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("body_read_timeout_ms", self.body_read_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+            ("max_connections", self.max_connections as u64),
+            ("journal_capacity", self.journal_capacity as u64),
+        ];
+        match positive.iter().find(|(_, v)| *v == 0) {
+            Some((name, _)) => Err(format!("limits.{name} must be positive")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -134,7 +182,18 @@ pub struct ServerConfig {
     /// `iss` of access tokens; default `https://{app_id}.session.prelude.dev`.
     pub issuer: Option<String>,
     /// When set, the control API requires `Authorization: Bearer <token>`.
-    pub control_token: Option<String>,
+    pub control_token: Option<Secret>,
+    /// Origins (`https://dash.example:8443`, or `*` for any) whose pages may call the control
+    /// API cross-origin. Empty by default: only same-origin pages and non-browser clients.
+    pub control_origins: Vec<String>,
+    /// Host names, besides IP literals and `localhost`, that the control API answers to. The
+    /// check stops DNS rebinding: a hostile page's own name pointed at 127.0.0.1.
+    pub allowed_hosts: Vec<String>,
+    /// Allow binding a non-loopback address without a `control_token`, which lets anyone on
+    /// the network drive the server.
+    pub allow_remote_control: bool,
+    /// Connection and size limits, timeouts and the journal's capacity.
+    pub limits: Limits,
     /// PEM file (PKCS#8 or SEC1 EC P-256) of the access-token signing key, so tokens stay
     /// verifiable across restarts. A fresh key is generated when absent.
     pub signing_key: Option<PathBuf>,
@@ -154,6 +213,7 @@ impl ServerConfig {
         let config: Self =
             toml::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
         config.policy.validate().map_err(Error::config)?;
+        config.limits.validate().map_err(Error::config)?;
         Ok(config)
     }
 
@@ -197,7 +257,7 @@ mod tests {
         assert!("no-colon".parse::<SeedUser>().is_err());
         assert_eq!(
             "a@b.c:pw".parse::<SeedUser>().map(|u| u.password),
-            Ok("pw".to_string())
+            Ok(Secret::new("pw"))
         );
     }
 }

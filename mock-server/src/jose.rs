@@ -41,6 +41,13 @@ pub(crate) fn split_compact(token: &str) -> Option<CompactJws<'_>> {
     })
 }
 
+/// RFC 7515 §4.1.11: a JWS whose header has `crit` names extensions the receiver must
+/// understand. This server understands none, so any `crit` (even an empty or malformed one,
+/// which the RFC forbids) makes the JWS invalid.
+pub(crate) fn has_crit(header: &serde_json::Map<String, serde_json::Value>) -> bool {
+    header.contains_key("crit")
+}
+
 /// A public EC P-256 key as a JWK (RFC 7517). Only the public members are modelled.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EcJwk {

@@ -35,15 +35,27 @@ struct Cli {
     /// PEM private key for --tls.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// TOML configuration file (app_id, issuer, control_token, signing_key, `[policy]`, `[[users]]`).
+    /// TOML configuration file (app_id, issuer, control_token, signing_key, `[policy]`,
+    /// `[limits]`, `[[users]]`).
     #[arg(long, short, env = "PRELUDE_MOCK_CONFIG")]
     config: Option<PathBuf>,
     /// Seed user as EMAIL:PASSWORD (repeatable).
     #[arg(long = "user", value_name = "EMAIL:PASSWORD")]
     users: Vec<SeedUser>,
     /// Require this bearer token on the control API.
-    #[arg(long, env = "PRELUDE_MOCK_CONTROL_TOKEN")]
+    #[arg(long, env = "PRELUDE_MOCK_CONTROL_TOKEN", hide_env_values = true)]
     control_token: Option<String>,
+    /// Let pages from this origin call the control API from a browser (repeatable; `*` for
+    /// any). Same-origin pages and non-browser clients need nothing.
+    #[arg(long = "control-origin", value_name = "ORIGIN")]
+    control_origins: Vec<String>,
+    /// A DNS name the control API answers to, besides IP literals and localhost (repeatable).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+    /// Allow a non-loopback --host without --control-token (anyone on the network can then
+    /// drive the server).
+    #[arg(long)]
+    allow_remote_control: bool,
     /// PEM file of the access-token signing key; created (mode 0600) if missing, so tokens
     /// stay verifiable across restarts.
     #[arg(long)]
@@ -94,9 +106,12 @@ async fn run(cli: Cli) -> Result<()> {
         None => ServerConfig::default(),
     };
     config.users.extend(cli.users);
-    if cli.control_token.is_some() {
-        config.control_token = cli.control_token;
+    if let Some(token) = cli.control_token {
+        config.control_token = Some(token.into());
     }
+    config.control_origins.extend(cli.control_origins);
+    config.allowed_hosts.extend(cli.allowed_hosts);
+    config.allow_remote_control |= cli.allow_remote_control;
     if cli.record_requests {
         config.record_requests = true;
     }

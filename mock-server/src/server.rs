@@ -1,27 +1,25 @@
-//! Running the server: the builder, the handle tests hold ([`MockServer`]), and the connection
-//! loop (plain or TLS, HTTP/1.1 and HTTP/2) that lets fault injection reset a connection.
+//! Running the server: the builder, the handle tests hold ([`MockServer`]), and the accept
+//! loop with its connection cap. One connection is served by `http::connection`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use std::time::Duration;
 
 use axum::Router;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
-use tower::ServiceExt;
 
-use crate::config::{Policy, SeedUser, ServerConfig};
+use crate::config::{Limits, Policy, SeedUser, ServerConfig};
 use crate::control::client::ControlClient;
-use crate::http::middleware::ConnectionControl;
+use crate::http::connection;
 use crate::http::tls::{self, TlsInfo};
 use crate::state::AppState;
 use crate::tokens::SigningKey;
-use crate::{Error, ErrorKind};
+use crate::{Error, ErrorKind, Secret};
 
 #[derive(Clone, Debug)]
 enum TlsSource {
@@ -51,7 +49,7 @@ pub struct MockServerBuilder {
     port: u16,
     tls: Option<TlsSource>,
     frozen_clock: Option<i64>,
-    signing_key_pem: Option<String>,
+    signing_key_pem: Option<Secret>,
 }
 
 impl Default for MockServerBuilder {
@@ -84,7 +82,7 @@ impl MockServerBuilder {
     pub fn user(mut self, email: impl Into<String>, password: impl Into<String>) -> Self {
         self.config.users.push(SeedUser {
             email: email.into(),
-            password: password.into(),
+            password: Secret::new(password),
             phone_number: None,
         });
         self
@@ -105,13 +103,38 @@ impl MockServerBuilder {
 
     /// Requires `Authorization: Bearer <token>` on the control API.
     pub fn control_token(mut self, token: impl Into<String>) -> Self {
-        self.config.control_token = Some(token.into());
+        self.config.control_token = Some(Secret::new(token));
+        self
+    }
+
+    /// Lets pages from `origin` (or any, with `*`) call the control API from a browser.
+    pub fn control_origin(mut self, origin: impl Into<String>) -> Self {
+        self.config.control_origins.push(origin.into());
+        self
+    }
+
+    /// Lets the control API answer requests addressed to `host` (a DNS name; IP literals and
+    /// `localhost` are always answered).
+    pub fn allowed_host(mut self, host: impl Into<String>) -> Self {
+        self.config.allowed_hosts.push(host.into());
+        self
+    }
+
+    /// Allows binding a non-loopback address without a control token.
+    pub fn allow_remote_control(mut self, allow: bool) -> Self {
+        self.config.allow_remote_control = allow;
+        self
+    }
+
+    /// Sets connection limits, timeouts and the journal's capacity.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
         self
     }
 
     /// Signs access tokens with this PEM key (PKCS#8 or SEC1, P-256).
     pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
-        self.signing_key_pem = Some(pem.into());
+        self.signing_key_pem = Some(Secret::new(pem));
         self
     }
 
@@ -150,7 +173,7 @@ impl MockServerBuilder {
 
     fn state(&self, scheme: &'static str) -> Result<AppState, Error> {
         let key = match (&self.signing_key_pem, &self.config.signing_key) {
-            (Some(pem), _) => SigningKey::from_pem(pem)?,
+            (Some(pem), _) => SigningKey::from_pem(pem.expose())?,
             (None, Some(path)) => load_or_create_key(path)?,
             (None, None) => SigningKey::generate()?,
         };
@@ -165,6 +188,17 @@ impl MockServerBuilder {
 
     /// Binds, starts serving in the background and returns the handle.
     pub async fn start(self) -> Result<MockServer, Error> {
+        self.config.limits.validate().map_err(Error::config)?;
+        if !self.host.is_loopback()
+            && self.config.control_token.is_none()
+            && !self.config.allow_remote_control
+        {
+            return Err(Error::config(format!(
+                "listening on {} would let anyone on the network drive the control API: \
+                 set a control token (--control-token) or allow it (--allow-remote-control)",
+                self.host
+            )));
+        }
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let state = self.state(scheme)?;
         let listener = TcpListener::bind((self.host, self.port))
@@ -206,7 +240,8 @@ impl MockServerBuilder {
             ControlClient::new(&url, self.config.control_token.clone(), tls_info.as_ref())?;
         let (shutdown, signal) = oneshot::channel();
         let app = crate::routes::build(state);
-        let task = tokio::spawn(serve(listener, app, acceptor, signal));
+        let limits = self.config.limits.clone();
+        let task = tokio::spawn(serve(listener, app, acceptor, limits, signal));
         Ok(MockServer {
             url,
             addr,
@@ -318,10 +353,20 @@ async fn serve(
     listener: TcpListener,
     app: Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    limits: Limits,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
+    // Past the cap, connections wait in the kernel's accept queue instead of being served.
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -334,71 +379,16 @@ async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        tokio::spawn(connection(
-            stream,
-            app.clone(),
-            tls.clone(),
-            graceful.watcher(),
-        ));
+        let (app, tls, limits, watcher) =
+            (app.clone(), tls.clone(), limits.clone(), graceful.watcher());
+        tokio::spawn(async move {
+            connection::serve(stream, app, tls, limits, watcher).await;
+            drop(slot);
+        });
     }
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(Duration::from_secs(5)) => tracing::warn!("shutdown timed out"),
     }
-}
-
-async fn connection(
-    stream: TcpStream,
-    app: Router,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    watcher: Watcher,
-) {
-    let _ = stream.set_nodelay(true);
-    // A second descriptor of the same socket, to turn the close into a reset when a fault
-    // kills the connection; normal closes keep the default graceful behaviour.
-    let Some((stream, twin)) = split_twin(stream) else {
-        return;
-    };
-    let control = ConnectionControl::default();
-    let kill = control.0.clone();
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(control.clone());
-        app.clone().oneshot(req)
-    });
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
-    let served = async {
-        match tls {
-            None => {
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let _ = watcher.watch(conn.into_owned()).await;
-            }
-            Some(acceptor) => {
-                let handshake =
-                    tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
-                let Ok(Ok(stream)) = handshake.await else {
-                    return;
-                };
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let _ = watcher.watch(conn.into_owned()).await;
-            }
-        }
-    };
-    tokio::select! {
-        () = served => {}
-        () = kill.notified() => {
-            let _ = socket2::SockRef::from(&twin).set_linger(Some(Duration::ZERO));
-        }
-    }
-    drop(twin);
-}
-
-fn split_twin(stream: TcpStream) -> Option<(TcpStream, std::net::TcpStream)> {
-    let std_stream = stream.into_std().ok()?;
-    let twin = std_stream.try_clone().ok()?;
-    Some((TcpStream::from_std(std_stream).ok()?, twin))
 }

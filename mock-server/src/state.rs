@@ -19,8 +19,9 @@ pub(crate) struct Shared {
     pub(crate) issuer: String,
     /// `http` or `https`: what `htu` must say.
     pub(crate) scheme: &'static str,
-    pub(crate) control_token: Option<String>,
+    pub(crate) control: crate::control::guard::ControlAccess,
     pub(crate) record_requests: bool,
+    pub(crate) limits: crate::config::Limits,
     seed_users: Vec<SeedUser>,
     initial_policy: Policy,
     policy: RwLock<Policy>,
@@ -57,8 +58,9 @@ impl AppState {
             app_id: config.app_id().to_owned(),
             issuer: config.issuer(),
             scheme,
-            control_token: config.control_token.clone(),
+            control: crate::control::guard::ControlAccess::new(config),
             record_requests: config.record_requests,
+            limits: config.limits.clone(),
             seed_users: config.users.clone(),
             initial_policy: config.policy.clone(),
             policy: RwLock::new(config.policy.clone()),
@@ -67,7 +69,7 @@ impl AppState {
             store: Mutex::new(Store::default()),
             replay: ReplayCache::new(),
             nonces: NonceSource::new(),
-            journal: Journal::default(),
+            journal: Journal::new(config.limits.journal_capacity),
             faults: Faults::default(),
         }));
         state.seed()?;
@@ -78,7 +80,11 @@ impl AppState {
         let mut store = self.store();
         for user in &self.seed_users {
             store
-                .create_user(&user.email, &user.password, user.phone_number.clone())
+                .create_user(
+                    &user.email,
+                    user.password.expose(),
+                    user.phone_number.clone(),
+                )
                 .map_err(|reason| match reason {
                     Reason::UserExists => Error::config(format!("duplicate user {}", user.email)),
                     _ => Error::config(format!("invalid user email {}", user.email)),

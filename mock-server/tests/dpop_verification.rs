@@ -173,6 +173,39 @@ async fn a_proof_whose_jwk_has_private_members_is_rejected() {
 }
 
 #[tokio::test]
+async fn a_signed_proof_naming_a_critical_extension_is_rejected_and_spends_nothing() {
+    let (server, session, url) = setup().await;
+    for crit in [json!(["x-unknown"]), json!([]), json!("x-unknown")] {
+        let proof = session
+            .key
+            .proof_builder("POST", &url)
+            .header("crit", crit)
+            .header("x-unknown", json!(true))
+            .build();
+        rejected(
+            &server,
+            &session.refresh_token,
+            &proof,
+            401,
+            "invalid_dpop_proof",
+            Reason::UnsupportedCriticalHeader,
+        )
+        .await;
+    }
+    let response = post_with_proof(
+        &url,
+        &session.key.proof("POST", &url),
+        &session.refresh_token,
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        200,
+        "the refresh token was not spent by the rejected proofs"
+    );
+}
+
+#[tokio::test]
 async fn a_proof_without_a_usable_jwk_is_rejected() {
     let (server, session, url) = setup().await;
     let missing = session

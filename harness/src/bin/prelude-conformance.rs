@@ -218,7 +218,7 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
                 None => None,
             };
             ServerTarget::Remote {
-                control: ControlClient::new(&url, args.control_token, tls.as_ref())
+                control: ControlClient::new(&url, args.control_token.map(Into::into), tls.as_ref())
                     .map_err(|e| e.to_string())?,
                 base_url: url,
                 tls,

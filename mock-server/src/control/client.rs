@@ -14,7 +14,7 @@ use crate::http::api_error::ErrorBody;
 use crate::http::route::Route;
 use crate::http::tls::TlsInfo;
 use crate::store::{SessionRecord, UserView};
-use crate::{Error, ErrorKind};
+use crate::{Error, ErrorKind, Secret};
 
 /// Client for the control API of a mock server.
 ///
@@ -32,7 +32,7 @@ use crate::{Error, ErrorKind};
 #[derive(Clone)]
 pub struct ControlClient {
     base: String,
-    token: Option<String>,
+    token: Option<Secret>,
     http: reqwest::Client,
 }
 
@@ -49,7 +49,7 @@ impl ControlClient {
     /// the server requires one, trusting `tls`'s certificate if given.
     pub fn new(
         base_url: &str,
-        token: Option<String>,
+        token: Option<Secret>,
         tls: Option<&TlsInfo>,
     ) -> Result<Self, Error> {
         let mut builder = reqwest::Client::builder();
@@ -71,7 +71,7 @@ impl ControlClient {
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let request = self.http.request(method, format!("{}{path}", self.base));
         match &self.token {
-            Some(token) => request.bearer_auth(token),
+            Some(token) => request.bearer_auth(token.expose()),
             None => request,
         }
     }

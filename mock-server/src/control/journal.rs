@@ -14,9 +14,6 @@ use crate::http::api_error::Reason;
 use crate::http::route::Route;
 use crate::http::wire::WireRequest;
 
-/// Entries kept; older ones are dropped first.
-const CAPACITY: usize = 100_000;
-
 /// The server's verdict on a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -141,15 +138,8 @@ struct Inner {
 pub(crate) struct Journal {
     inner: Mutex<Inner>,
     started: std::time::Instant,
-}
-
-impl Default for Journal {
-    fn default() -> Self {
-        Self {
-            inner: Mutex::default(),
-            started: std::time::Instant::now(),
-        }
-    }
+    /// Entries kept; the oldest are dropped first, so a mock left running stays bounded.
+    capacity: usize,
 }
 
 /// Counts a request to a route as in flight until dropped (also when the connection is
@@ -169,6 +159,14 @@ impl Drop for InFlight<'_> {
 }
 
 impl Journal {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            started: std::time::Instant::now(),
+            capacity: capacity.max(1),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -216,7 +214,7 @@ impl Journal {
             stats.reuse_detected += u64::from(reason == Reason::RefreshTokenReused);
             stats.replays_rejected += u64::from(reason == Reason::ReplayedProof);
         }
-        if inner.entries.len() == CAPACITY {
+        while inner.entries.len() >= self.capacity {
             inner.entries.pop_front();
         }
         inner.entries.push_back(entry);

@@ -4,6 +4,7 @@
 
 pub(crate) mod client;
 pub(crate) mod faults;
+pub(crate) mod guard;
 pub(crate) mod journal;
 mod routes;
 

@@ -15,13 +15,12 @@ use crate::config::Policy;
 use crate::control::faults::Fault;
 use crate::http::api_error::ApiError;
 use crate::http::extract::Body;
-use crate::http::middleware;
 use crate::http::route::Route;
 use crate::routes::login::challenge_token;
 use crate::state::AppState;
 use crate::store::{Device, DeviceType};
 
-pub(crate) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/__mock/users", get(users).post(create_user))
         .route("/__mock/users/{id}/terminate", post(terminate_user))
@@ -43,10 +42,6 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/__mock/stats", get(stats))
         .route("/__mock/signing-keys/rotate", post(rotate_signing_key))
         .route("/__mock/reset", post(reset))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state,
-            middleware::control_auth,
-        ))
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Policy;
 use crate::http::api_error::Reason;
-use crate::jose::{EcJwk, split_compact};
+use crate::jose::{EcJwk, has_crit, split_compact};
 use nonce::NonceSource;
 use replay::ReplayCache;
 
@@ -163,6 +163,9 @@ pub(crate) fn parse(proof: &str) -> Result<ParsedProof, ParseError> {
     }
     if header.get("alg").and_then(Value::as_str) != Some("ES256") {
         return Err(with_summary(Reason::UnsupportedAlgorithm));
+    }
+    if has_crit(&header) {
+        return Err(with_summary(Reason::UnsupportedCriticalHeader));
     }
     let Some(Value::Object(jwk)) = header.get("jwk") else {
         return Err(with_summary(Reason::InvalidJwk));

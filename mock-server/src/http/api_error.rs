@@ -27,6 +27,9 @@ pub enum Reason {
     InvalidJwk,
     /// `jwk` carries private key material.
     PrivateKeyInJwk,
+    /// The JOSE header names a critical extension (`crit`, RFC 7515 §4.1.11); this server
+    /// understands none, so the proof is invalid however well it is signed.
+    UnsupportedCriticalHeader,
     /// The signature does not verify against the embedded key.
     BadSignature,
     /// `jti`, `htm`, `htu` or `iat` missing or of the wrong type.
@@ -75,6 +78,12 @@ pub enum Reason {
     BodyTooLarge,
     /// The request headers are larger than the server accepts.
     HeadersTooLarge,
+    /// The client took longer than the server waits to send the request.
+    RequestTimeout,
+    /// The request is not valid HTTP (bad request line, header or URI).
+    MalformedRequest,
+    /// The control API refused the request's `Host` (DNS rebinding guard) or `Origin`.
+    ControlForbidden,
     /// `limit` is not an integer in 1..=100.
     InvalidPaginationLimit,
     /// `offset` is not a non-negative integer.
@@ -131,6 +140,7 @@ impl Reason {
             | UnsupportedAlgorithm
             | InvalidJwk
             | PrivateKeyInJwk
+            | UnsupportedCriticalHeader
             | BadSignature
             | MissingClaim
             | MethodMismatch
@@ -152,6 +162,9 @@ impl Reason {
             }
             BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "bad_request"),
             HeadersTooLarge => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "bad_request"),
+            RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "bad_request"),
+            MalformedRequest => (StatusCode::BAD_REQUEST, "bad_request"),
+            ControlForbidden => (StatusCode::FORBIDDEN, "forbidden"),
             InvalidPaginationLimit => (StatusCode::BAD_REQUEST, "invalid_pagination_limit"),
             InvalidPaginationOffset => (StatusCode::BAD_REQUEST, "invalid_pagination_offset"),
             SessionNotFound | RouteNotFound | NotFound => (StatusCode::NOT_FOUND, "not_found"),

@@ -1,6 +1,7 @@
 //! Middleware around every route: journal recording and fault injection (`observe`), the
-//! `Date` and `DPoP-Nonce` headers from the virtual clock (`stamp`), the header-size limit,
-//! and the control API's bearer token. CORS lives in `cors`.
+//! `Date` and `DPoP-Nonce` headers from the virtual clock (`stamp`), and the header and body
+//! limits (`limit_headers`, `limit_body`).
+//! CORS lives in `cors`, the control API's access rules in `control::guard`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +12,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
 
+use axum::body::Bytes;
+
 use crate::Reason;
+use crate::config::Limits;
 use crate::control::faults::FaultAction;
 use crate::control::journal::{JournalEntry, Trace, Verdict};
 use crate::http::api_error::{ApiError, Rejection};
+use crate::http::extract::MAX_BODY;
 use crate::http::route::Route;
 use crate::http::time_fmt::http_date;
 use crate::http::wire::WireRequest;
@@ -54,7 +59,7 @@ pub(crate) async fn observe(
     req.extensions_mut().insert(trace.clone());
     let connection = req.extensions().get::<ConnectionControl>().cloned();
     let (req, request) = if state.record_requests {
-        match capture(req).await {
+        match capture(req, &state.limits).await {
             Ok(captured) => captured,
             Err(response) => return response,
         }
@@ -195,46 +200,53 @@ pub(crate) async fn limit_headers(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Requires `Authorization: Bearer <control token>` when the server has one.
-pub(crate) async fn control_auth(
+/// Reads the whole body up front, within the size limit and the body read timeout, so a
+/// slow or oversized body gets its Prelude error here and handlers read from memory.
+pub(crate) async fn limit_body(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
-    if let Some(expected) = &state.control_token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        let ok = aws_lc_rs::constant_time::verify_slices_are_equal(
-            given.as_bytes(),
-            expected.as_bytes(),
-        )
-        .is_ok();
-        if !ok {
-            return ApiError::new(
-                Reason::ControlUnauthorized,
-                "the control API needs its bearer token",
-            )
-            .into_response();
-        }
+    match buffer(req, &state.limits).await {
+        Ok((req, _)) => next.run(req).await,
+        Err(error) => error.into_response(),
     }
-    next.run(req).await
+}
+
+async fn buffer(req: Request, limits: &Limits) -> Result<(Request, Bytes), ApiError> {
+    let (parts, body) = req.into_parts();
+    let read = axum::body::to_bytes(body, MAX_BODY);
+    let wait = Duration::from_millis(limits.body_read_timeout_ms);
+    let bytes = match tokio::time::timeout(wait, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return Err(ApiError::new(
+                Reason::BodyTooLarge,
+                format!("the body is larger than {MAX_BODY} bytes, or was cut off"),
+            ));
+        }
+        Err(_) => {
+            return Err(ApiError::new(
+                Reason::RequestTimeout,
+                format!(
+                    "the body did not arrive within {} ms",
+                    limits.body_read_timeout_ms
+                ),
+            ));
+        }
+    };
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+    Ok((req, bytes))
 }
 
 /// Buffers the body so the request can be both recorded and handled.
-async fn capture(req: Request) -> Result<(Request, Option<WireRequest>), Response> {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, crate::http::extract::MAX_BODY + 1)
+async fn capture(
+    req: Request,
+    limits: &Limits,
+) -> Result<(Request, Option<WireRequest>), Response> {
+    let (req, bytes) = buffer(req, limits)
         .await
-        .map_err(|_| {
-            ApiError::new(Reason::BodyTooLarge, "request body is too large").into_response()
-        })?;
-    let wire = WireRequest::capture(&parts.headers, parts.uri.query(), &bytes);
-    Ok((
-        Request::from_parts(parts, axum::body::Body::from(bytes)),
-        Some(wire),
-    ))
+        .map_err(IntoResponse::into_response)?;
+    let wire = WireRequest::capture(req.headers(), req.uri().query(), &bytes);
+    Ok((req, Some(wire)))
 }

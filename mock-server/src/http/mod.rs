@@ -1,9 +1,11 @@
 //! HTTP plumbing around the handlers: the Prelude error bodies (one place), extractors that
 //! fail with them, the typed route enum, middleware (journal, faults, `Date`/`DPoP-Nonce`,
-//! header limits, control auth), CORS, request capture, wire time formats and TLS.
+//! header and body limits), CORS, request capture, wire time formats, TLS, and serving one
+//! connection (timeouts, hyper's own rejections as JSON).
 //! The handlers themselves are in `routes` (Prelude API) and `control` (control API).
 
 pub(crate) mod api_error;
+pub(crate) mod connection;
 pub(crate) mod cors;
 pub(crate) mod extract;
 pub(crate) mod middleware;

@@ -88,7 +88,7 @@ fn start_session(
         t.session_created = true;
     });
     let (access, exp) = access_token(state, &user_id, &session_id, now, &policy);
-    Ok(token_pair(state, access, exp, &token, expires_at))
+    Ok(token_pair(state, access, exp, token.expose(), expires_at))
 }
 
 #[derive(Deserialize)]

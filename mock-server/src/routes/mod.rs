@@ -42,16 +42,24 @@ pub(crate) fn build(state: AppState) -> Router {
         .route(Route::OtpRetry.path(), post(login::otp_retry))
         .route(Route::Jwks.path(), get(well_known::jwks));
     prelude
-        .merge(crate::control::router(state.clone()))
+        .merge(crate::control::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::limit_body,
+        ))
         .layer(axum::middleware::from_fn(middleware::limit_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,
         ))
         .layer(axum::middleware::from_fn(crate::http::cors::cors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::control::guard::guard,
+        ))
         // Outermost, so preflights answered by the CORS layer carry the virtual Date too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

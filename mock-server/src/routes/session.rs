@@ -106,7 +106,7 @@ pub(crate) async fn refresh(
         &state,
         token,
         exp,
-        &spent.next_token,
+        spent.next_token.expose(),
         spent.expires_at,
     ))
 }

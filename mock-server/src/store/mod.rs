@@ -33,8 +33,8 @@ use otp::Verification;
 use sessions::Session;
 use users::User;
 
-/// All session state.
-#[derive(Debug, Default)]
+/// All session state. `Debug` shows counts only: the maps are keyed by live refresh tokens.
+#[derive(Default)]
 pub(crate) struct Store {
     users: HashMap<String, User>,
     email_index: HashMap<String, String>,
@@ -43,6 +43,16 @@ pub(crate) struct Store {
     tokens: HashMap<String, (String, u64)>,
     verifications: HashMap<String, Verification>,
     spent_challenges: HashSet<String>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("users", &self.users.len())
+            .field("sessions", &self.sessions.len())
+            .field("tokens", &self.tokens.len())
+            .finish_non_exhaustive()
+    }
 }
 
 fn new_id(prefix: &str) -> String {

@@ -3,6 +3,7 @@
 //! window with the session's key, which gets the current token back.
 
 use super::Store;
+use crate::Secret;
 use crate::http::api_error::Reason;
 use crate::jose::random_token;
 
@@ -21,7 +22,7 @@ pub(crate) struct Spent {
     /// Generation of the token presented.
     pub(crate) generation: u64,
     /// The token the client should use next (new, or the same successor in the grace window).
-    pub(crate) next_token: String,
+    pub(crate) next_token: Secret,
     pub(crate) expires_at: i64,
     pub(crate) rotated: bool,
     pub(crate) grace_reissue: bool,
@@ -97,11 +98,11 @@ impl Store {
             Spend::Refresh if current => {
                 let next = format!("rt_{}", random_token(32));
                 session.generation += 1;
-                session.current_token = next.clone();
+                session.current_token = Secret::new(next.clone());
                 session.rotated_at = now;
                 self.tokens
                     .insert(next.clone(), (session_id, session.generation));
-                spent.next_token = next;
+                spent.next_token = Secret::new(next);
                 spent.rotated = true;
             }
             Spend::Refresh => {}

@@ -4,6 +4,7 @@
 use super::device::Device;
 use super::views::{SessionRecord, SessionView};
 use super::{Store, new_id};
+use crate::Secret;
 use crate::http::api_error::Reason;
 use crate::http::time_fmt::iso8601;
 use crate::jose::random_token;
@@ -24,7 +25,7 @@ pub(super) struct Session {
     /// tell them from the expired ones).
     pub(super) fresh_access: Vec<String>,
     pub(super) generation: u64,
-    pub(super) current_token: String,
+    pub(super) current_token: Secret,
     /// When the current token replaced its parent, for the grace window.
     pub(super) rotated_at: i64,
 }
@@ -65,7 +66,7 @@ impl Session {
 pub(crate) struct NewSession {
     pub(crate) session_id: String,
     pub(crate) user_id: String,
-    pub(crate) refresh_token: String,
+    pub(crate) refresh_token: Secret,
     pub(crate) expires_at: i64,
 }
 
@@ -109,14 +110,14 @@ impl Store {
             access_not_before: i64::MIN,
             fresh_access: Vec::new(),
             generation: 0,
-            current_token: token.clone(),
+            current_token: Secret::new(token.clone()),
             rotated_at: now,
         };
         self.tokens.insert(token.clone(), (session.id.clone(), 0));
         let created = NewSession {
             session_id: session.id.clone(),
             user_id: user_id.into(),
-            refresh_token: token,
+            refresh_token: Secret::new(token),
             expires_at: session.expires_at,
         };
         self.sessions.insert(session.id.clone(), session);

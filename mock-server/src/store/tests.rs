@@ -12,7 +12,7 @@ fn store_with_session() -> (Store, String) {
     let session = store
         .create_session(&user.id, "jkt1", device, 100, 1000)
         .expect("session");
-    (store, session.refresh_token)
+    (store, session.refresh_token.expose().to_owned())
 }
 
 #[test]
@@ -21,14 +21,14 @@ fn a_refresh_rotates_and_the_old_token_is_then_reuse() {
     let spent = store
         .spend(&t0, "jkt1", 101, 0, Spend::Refresh)
         .expect("rotates");
-    assert!(spent.rotated && spent.next_token != t0);
+    assert!(spent.rotated && spent.next_token.expose() != t0);
     let (reason, facts) = store
         .spend(&t0, "jkt1", 102, 0, Spend::Refresh)
         .expect_err("reuse");
     assert_eq!(reason, Reason::RefreshTokenReused);
     assert_eq!(facts.generation, Some(0));
     let (reason, _) = store
-        .spend(&spent.next_token, "jkt1", 103, 0, Spend::Refresh)
+        .spend(spent.next_token.expose(), "jkt1", 103, 0, Spend::Refresh)
         .expect_err("revoked");
     assert_eq!(
         reason,
@@ -50,7 +50,7 @@ fn the_grace_window_returns_the_same_successor_to_the_parent_only() {
     assert!(again.grace_reissue && !again.rotated);
     assert_eq!(again.next_token, t1);
     let t2 = store
-        .spend(&t1, "jkt1", 104, 5, Spend::Refresh)
+        .spend(t1.expose(), "jkt1", 104, 5, Spend::Refresh)
         .expect("rotate")
         .next_token;
     assert_ne!(t2, t1);

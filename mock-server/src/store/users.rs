@@ -2,13 +2,14 @@
 
 use super::views::UserView;
 use super::{Store, new_id, normalise_email};
+use crate::Secret;
 use crate::http::api_error::Reason;
 use crate::jose::random_token;
 
 #[derive(Debug)]
 pub(super) struct User {
     pub(super) view: UserView,
-    pub(super) password: String,
+    pub(super) password: Secret,
 }
 
 impl Store {
@@ -36,7 +37,7 @@ impl Store {
             view.id.clone(),
             User {
                 view: view.clone(),
-                password: password.into(),
+                password: Secret::new(password),
             },
         );
         Ok(view)
@@ -97,7 +98,7 @@ impl Store {
             .ok_or(Reason::InvalidCredentials)?;
         let user = self.users.get(id).ok_or(Reason::InvalidCredentials)?;
         let same = aws_lc_rs::constant_time::verify_slices_are_equal(
-            user.password.as_bytes(),
+            user.password.expose().as_bytes(),
             password.as_bytes(),
         );
         if same.is_err() {

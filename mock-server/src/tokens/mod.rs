@@ -147,8 +147,12 @@ impl SigningKey {
     /// other keys, other algorithms, bad structure, claims of another shape.
     pub(crate) fn verify<T: DeserializeOwned>(&self, token: &str) -> Option<T> {
         let jws = split_compact(token)?;
-        let header: serde_json::Value = serde_json::from_slice(&jws.header).ok()?;
-        if header["alg"] != "ES256" || header["kid"] != self.kid.as_str() {
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&jws.header).ok()?;
+        if header.get("alg").and_then(|v| v.as_str()) != Some("ES256")
+            || header.get("kid").and_then(|v| v.as_str()) != Some(self.kid.as_str())
+            || crate::jose::has_crit(&header)
+        {
             return None;
         }
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, self.pair.public_key().as_ref())
@@ -214,5 +218,16 @@ mod tests {
         );
         assert_eq!(key.verify::<Claims>(&forged), None);
         assert!(!format!("{key:?}").contains(&key.to_pem().expect("pem")[30..60]));
+    }
+
+    #[test]
+    fn a_token_with_a_critical_extension_does_not_verify() {
+        let key = SigningKey::generate().expect("key");
+        let header =
+            json!({"alg": "ES256", "typ": "JWT", "kid": key.kid, "crit": ["x-ext"], "x-ext": true});
+        let input = format!("{}.{}", b64(header.to_string()), b64(r#"{"sub":"usr_1"}"#));
+        let signature = key.pair.sign(&key.rng, input.as_bytes()).expect("signs");
+        let token = format!("{input}.{}", b64(signature.as_ref()));
+        assert_eq!(key.verify::<Claims>(&token), None);
     }
 }

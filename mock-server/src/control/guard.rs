@@ -1,0 +1,159 @@
+//! Who may use the control API: the bearer token (compared in constant time), the `Host` the
+//! request names (a DNS-rebinding guard), and the `Origin` of browser callers (no CORS unless
+//! the origin is configured). It owns these checks for `/__mock` only; the Prelude routes are
+//! open to any origin, as Prelude's are (see `http::cors`).
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::config::ServerConfig;
+use crate::http::api_error::ApiError;
+use crate::http::cors;
+use crate::state::AppState;
+use crate::{Reason, Secret};
+
+/// The control API's access rules, fixed at start-up.
+#[derive(Debug)]
+pub(crate) struct ControlAccess {
+    token: Option<Secret>,
+    origins: Vec<String>,
+    hosts: Vec<String>,
+}
+
+impl ControlAccess {
+    pub(crate) fn new(config: &ServerConfig) -> Self {
+        Self {
+            token: config.control_token.clone(),
+            origins: config
+                .control_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+                .collect(),
+            hosts: config
+                .allowed_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    /// Whether `Authorization` carries the token (always true without one). Both sides are
+    /// hashed first so the comparison's time does not even depend on the lengths.
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(expected) = &self.token else {
+            return true;
+        };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        let digest = |s: &str| aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes());
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            digest(given).as_ref(),
+            digest(expected.expose()).as_ref(),
+        )
+        .is_ok()
+    }
+
+    /// A rebinding attack reaches us under the attacker's own name; IP literals and loopback
+    /// names cannot be rebound, configured names are the operator's choice.
+    fn host_allowed(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        host.parse::<std::net::IpAddr>().is_ok()
+            || host == "localhost"
+            || host.ends_with(".localhost")
+            || self.hosts.contains(&host)
+    }
+
+    /// Same-origin pages (a dashboard served by the mock itself) and configured origins.
+    fn origin_allowed(&self, origin: &str, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        if self.origins.iter().any(|o| o == "*" || *o == origin) {
+            return true;
+        }
+        let Ok(uri) = origin.parse::<Uri>() else {
+            return false;
+        };
+        uri.scheme_str() == Some(scheme)
+            && uri.host() == Some(host)
+            && uri.port_u16().or(default_port(uri.scheme_str())) == port
+    }
+}
+
+fn default_port(scheme: Option<&str>) -> Option<u16> {
+    match scheme {
+        Some("http") => Some(80),
+        Some("https") => Some(443),
+        _ => None,
+    }
+}
+
+/// The host and port the request was addressed to: `:authority` on HTTP/2, `Host` on 1.1.
+fn addressed_to(req: &Request) -> Option<(String, Option<u16>)> {
+    if let Some(host) = req.uri().host() {
+        return Some((host.to_ascii_lowercase(), req.uri().port_u16()));
+    }
+    let value = req.headers().get(header::HOST)?.to_str().ok()?;
+    let authority: axum::http::uri::Authority = value.parse().ok()?;
+    Some((authority.host().to_ascii_lowercase(), authority.port_u16()))
+}
+
+/// Applies the rules to every `/__mock` request; other paths pass untouched.
+pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !req.uri().path().starts_with("/__mock") {
+        return next.run(req).await;
+    }
+    let access = &state.control;
+    let forbidden =
+        |message: &str| ApiError::new(Reason::ControlForbidden, message).into_response();
+    let Some((host, port)) = addressed_to(&req) else {
+        return forbidden("the control API needs a Host header");
+    };
+    // Brackets are part of an IPv6 authority but not of the address.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if !access.host_allowed(bare) {
+        return forbidden(&format!(
+            "the control API does not answer to host {host:?}; add it with --allowed-host"
+        ));
+    }
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("null").to_owned());
+    if let Some(origin) = &origin
+        && !access.origin_allowed(
+            origin,
+            state.scheme,
+            &host,
+            port.or(default_port(Some(state.scheme))),
+        )
+    {
+        // Refused outright, not just left without CORS headers: a cross-origin form POST
+        // would otherwise still reset or steer the server without reading the answer.
+        return forbidden(&format!(
+            "the control API does not answer pages from {origin}; add it with --control-origin"
+        ));
+    }
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if preflight {
+        cors::preflight()
+    } else if access.authorized(req.headers()) {
+        next.run(req).await
+    } else {
+        ApiError::new(
+            Reason::ControlUnauthorized,
+            "the control API needs its bearer token",
+        )
+        .into_response()
+    };
+    if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
+        cors::allow(response.headers_mut(), origin);
+    }
+    response
+}
