@@ -227,7 +227,7 @@ async fn pipelining(wire: &mut Wire, check: &mut AdapterCheck, hello: &Hello, wo
             Op::Configure(config),
             Op::Login {
                 email: email.to_owned(),
-                password: password.to_owned(),
+                password: password.into(),
             },
             // A cached token would spare the refresh its trip to the server.
             Op::Invalidate,

@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use prelude_mock_server::Secret;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -28,8 +29,9 @@ pub enum Op {
     Login {
         /// The identifier (an email).
         email: String,
-        /// The password.
-        password: String,
+        /// The password (`Debug` prints `[redacted]`).
+        #[schemars(with = "String")]
+        password: Secret,
     },
     /// `refresh()`: a fresh access token, from cache or one coalesced refresh.
     Refresh,
@@ -76,8 +78,9 @@ pub enum Op {
     },
     /// Check the pending OTP login's code; on success the client is logged in (the user).
     OtpCheck {
-        /// The code the user typed.
-        code: String,
+        /// The code the user typed (`Debug` prints `[redacted]`).
+        #[schemars(with = "String")]
+        code: Secret,
     },
     /// Ask the server to send the pending OTP login's code again.
     OtpRetry,

@@ -167,7 +167,9 @@ async fn enters_the_otp_code(w: &mut World, who: Who, which: String) -> StepResu
             .map(|d| if d == '0' { '1' } else { '0' })
             .collect()
     };
-    let outcome = w.call(who.name(), Op::OtpCheck { code }).await?;
+    let outcome = w
+        .call(who.name(), Op::OtpCheck { code: code.into() })
+        .await?;
     remember_session(w, who.name(), &outcome)?;
     w.last.insert(who.0, outcome);
     Ok(())
@@ -285,7 +287,7 @@ async fn login(w: &mut World, name: &str, wrong: bool, must: bool) -> StepResult
     };
     let op = Op::Login {
         email: user.email.clone(),
-        password,
+        password: password.into(),
     };
     let outcome = w.call(name, op).await?;
     remember_session(w, name, &outcome)?;

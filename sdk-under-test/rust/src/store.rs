@@ -40,13 +40,13 @@ pub struct StoredSession {
 impl std::fmt::Debug for StoredSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredSession")
-            .field("refresh_token", &"<redacted>")
+            .field("refresh_token", &"[redacted]")
             .field(
                 "access_token",
-                &self.access_token.as_ref().map(|_| "<redacted>"),
+                &self.access_token.as_ref().map(|_| "[redacted]"),
             )
             .field("access_expires_at", &self.access_expires_at)
-            .field("dpop_key", &self.dpop_key.as_ref().map(|_| "<redacted>"))
+            .field("dpop_key", &self.dpop_key.as_ref().map(|_| "[redacted]"))
             .field("skew_seconds", &self.skew_seconds)
             .finish_non_exhaustive()
     }

@@ -36,7 +36,7 @@ impl User {
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("User")
-            .field("access_token", &"<redacted>")
+            .field("access_token", &"[redacted]")
             .field("sub", &self.user_id())
             .field("sid", &self.session_id())
             .field("expires_at", &self.expires_at)

@@ -18,7 +18,7 @@ pub(super) async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkErro
     match op {
         Op::Login { email, password } => {
             let user = client
-                .login_with_password(&email, &password)
+                .login_with_password(&email, password.expose())
                 .await
                 .map_err(sdk_error)?;
             Ok(user_result(&user))
@@ -126,7 +126,7 @@ pub(super) async fn run_on(instance: &Instance, op: Op) -> Result<Value, SdkErro
             .map(done)
             .map_err(sdk_error),
         Op::OtpCheck { code } => client
-            .check_otp(&code)
+            .check_otp(code.expose())
             .await
             .map(|u| user_result(&u))
             .map_err(sdk_error),
