@@ -33,6 +33,9 @@ mod config;
 mod control;
 mod dpop;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headers;
 mod http;
 mod jose;

@@ -48,6 +48,9 @@ mod client;
 mod clock;
 mod dpop;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod sessions;
 mod state;

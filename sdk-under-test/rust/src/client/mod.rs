@@ -22,6 +22,16 @@ mod proactive;
 mod refresh;
 mod sync;
 
+/// The token-pair parser, for the fuzz targets.
+#[cfg(fuzzing)]
+pub(crate) fn refresh_token_pair(
+    answer: &crate::http::Answer,
+    now: i64,
+    skew: i64,
+) -> Result<(), Error> {
+    refresh::token_pair(answer, now, skew, false).map(drop)
+}
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
