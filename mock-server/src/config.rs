@@ -142,6 +142,11 @@ pub struct Limits {
     pub max_connections: usize,
     /// Journal entries kept; the oldest are dropped first (stats keep counting).
     pub journal_capacity: usize,
+    /// Refresh tokens remembered per session, newest first (at least 2: the current one and
+    /// its parent, for the grace window). A token older than that is unknown (`401
+    /// unauthorized`, reason `unknown_refresh_token`) instead of reuse, which would revoke
+    /// the session; without the bound a session refreshed for days grows without end.
+    pub token_history: usize,
 }
 
 impl Default for Limits {
@@ -152,6 +157,7 @@ impl Default for Limits {
             idle_timeout_ms: 60_000,
             max_connections: 1024,
             journal_capacity: 50_000,
+            token_history: 1000,
         }
     }
 }
@@ -166,10 +172,13 @@ impl Limits {
             ("max_connections", self.max_connections as u64),
             ("journal_capacity", self.journal_capacity as u64),
         ];
-        match positive.iter().find(|(_, v)| *v == 0) {
-            Some((name, _)) => Err(format!("limits.{name} must be positive")),
-            None => Ok(()),
+        if let Some((name, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("limits.{name} must be positive"));
         }
+        if self.token_history < 2 {
+            return Err("limits.token_history must be at least 2 (a token and its parent)".into());
+        }
+        Ok(())
     }
 }
 

@@ -51,7 +51,7 @@ pub use clock::ClockReading;
 pub use config::{Limits, NonceMode, Policy, SeedUser, ServerConfig};
 pub use control::client::ControlClient;
 pub use control::faults::{Fault, FaultAction};
-pub use control::journal::{JournalEntry, Stats, Verdict};
+pub use control::journal::{Footprint, JournalEntry, Stats, Verdict};
 pub use dpop::proof;
 pub use dpop::replay::ReplayCache;
 pub use dpop::{ProofSummary, verify_proof};

@@ -66,7 +66,7 @@ impl AppState {
             policy: RwLock::new(config.policy.clone()),
             clock: Clock::new(frozen_clock),
             key: KeyRing::new(key),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store::new(config.limits.token_history)),
             replay: ReplayCache::new(),
             nonces: NonceSource::new(),
             journal: Journal::new(config.limits.journal_capacity),
@@ -123,7 +123,7 @@ impl AppState {
     /// Back to the start-up state: seed users only, initial policy, empty journal and faults.
     /// The current signing key and the clock are kept; keys retired by a rotation are not.
     pub(crate) fn reset(&self) -> Result<(), Error> {
-        *self.store() = Store::default();
+        *self.store() = Store::new(self.limits.token_history);
         self.key.forget_retired();
         self.set_policy(self.initial_policy.clone());
         self.replay.clear();

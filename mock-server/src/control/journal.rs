@@ -98,6 +98,22 @@ pub struct Stats {
     /// Requests per route that have arrived and not been answered yet (a gauge, not a count).
     #[serde(default)]
     pub in_flight: BTreeMap<Route, u64>,
+    /// What the server holds in memory now (gauges), so a soak can show it stays bounded.
+    #[serde(default)]
+    pub footprint: Footprint,
+}
+
+/// Sizes of the server's growing structures, each with its bound.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Footprint {
+    /// Journal entries held (at most `limits.journal_capacity`).
+    pub journal_entries: u64,
+    /// Sessions, revoked ones included (until a reset).
+    pub sessions: u64,
+    /// Refresh tokens recognised (at most `limits.token_history` per session).
+    pub refresh_tokens: u64,
+    /// Proof ids held against replay (those whose `iat` is still inside the window).
+    pub replay_cache: u64,
 }
 
 /// Request-scoped facts handlers add for the journal.
@@ -231,7 +247,10 @@ impl Journal {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        self.lock().stats.clone()
+        let inner = self.lock();
+        let mut stats = inner.stats.clone();
+        stats.footprint.journal_entries = inner.entries.len() as u64;
+        stats
     }
 
     /// Forgets entries and counters; sequence numbers keep growing so ids stay unique.

@@ -344,7 +344,12 @@ async fn clear_journal(State(state): State<AppState>) -> StatusCode {
 }
 
 async fn stats(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.journal.stats()).into_response();
+    let mut stats = state.journal.stats();
+    let (sessions, refresh_tokens) = state.store().footprint();
+    stats.footprint.sessions = sessions;
+    stats.footprint.refresh_tokens = refresh_tokens;
+    stats.footprint.replay_cache = state.replay.len() as u64;
+    let mut response = Json(stats).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),

@@ -34,8 +34,9 @@ use sessions::Session;
 use users::User;
 
 /// All session state. `Debug` shows counts only: the maps are keyed by live refresh tokens.
-#[derive(Default)]
 pub(crate) struct Store {
+    /// Refresh tokens remembered per session ([`Limits::token_history`](crate::Limits)).
+    token_history: usize,
     users: HashMap<String, User>,
     email_index: HashMap<String, String>,
     sessions: HashMap<String, Session>,
@@ -43,6 +44,33 @@ pub(crate) struct Store {
     tokens: HashMap<String, (String, u64)>,
     verifications: HashMap<String, Verification>,
     spent_challenges: HashSet<String>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new(crate::config::Limits::default().token_history)
+    }
+}
+
+impl Store {
+    pub(crate) fn new(token_history: usize) -> Self {
+        Self {
+            token_history: token_history.max(2),
+            users: HashMap::new(),
+            email_index: HashMap::new(),
+            sessions: HashMap::new(),
+            tokens: HashMap::new(),
+            verifications: HashMap::new(),
+            spent_challenges: HashSet::new(),
+        }
+    }
+}
+
+impl Store {
+    /// Sessions and recognised refresh tokens held (for `/stats`).
+    pub(crate) fn footprint(&self) -> (u64, u64) {
+        (self.sessions.len() as u64, self.tokens.len() as u64)
+    }
 }
 
 impl std::fmt::Debug for Store {

@@ -102,6 +102,13 @@ impl Store {
                 session.rotated_at = now;
                 self.tokens
                     .insert(next.clone(), (session_id, session.generation));
+                // Remember a bounded history, so a session refreshed for days stays small.
+                session.history.push_back(next.clone());
+                while session.history.len() > self.token_history {
+                    if let Some(forgotten) = session.history.pop_front() {
+                        self.tokens.remove(&forgotten);
+                    }
+                }
                 spent.next_token = Secret::new(next);
                 spent.rotated = true;
             }

@@ -1,6 +1,8 @@
 //! Sessions: creation at login (pinned to a DPoP key), listing, revocation by target or by the
 //! control API, and spent login challenges.
 
+use std::collections::VecDeque;
+
 use super::device::Device;
 use super::views::{SessionRecord, SessionView};
 use super::{Store, new_id};
@@ -28,6 +30,8 @@ pub(super) struct Session {
     pub(super) current_token: Secret,
     /// When the current token replaced its parent, for the grace window.
     pub(super) rotated_at: i64,
+    /// The refresh tokens still recognised, oldest first; older ones are forgotten.
+    pub(super) history: VecDeque<String>,
 }
 
 impl Session {
@@ -112,6 +116,7 @@ impl Store {
             generation: 0,
             current_token: Secret::new(token.clone()),
             rotated_at: now,
+            history: VecDeque::from([token.clone()]),
         };
         self.tokens.insert(token.clone(), (session.id.clone(), 0));
         let created = NewSession {

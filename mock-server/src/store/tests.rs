@@ -81,3 +81,29 @@ fn device_data_is_guessed_from_the_sdk_user_agents() {
     assert_eq!(web.kind, DeviceType::Desktop);
     assert_eq!(Device::from_user_agent("curl/8").kind, DeviceType::Unknown);
 }
+
+#[test]
+fn only_the_newest_tokens_of_a_session_are_remembered() {
+    let (store, t0) = store_with_session();
+    let mut store = Store {
+        token_history: 3,
+        ..store
+    };
+    let mut tokens = vec![t0];
+    for now in 101..105 {
+        let last = tokens.last().cloned().unwrap_or_default();
+        let spent = store
+            .spend(&last, "jkt1", now, 0, Spend::Refresh)
+            .expect("rotates");
+        tokens.push(spent.next_token.expose().to_owned());
+    }
+    assert_eq!(store.tokens.len(), 3, "the current token and two parents");
+    let (reason, _) = store
+        .spend(&tokens[0], "jkt1", 106, 0, Spend::Refresh)
+        .expect_err("forgotten");
+    assert_eq!(reason, Reason::UnknownRefreshToken, "a forgotten token revokes nothing");
+    let (reason, _) = store
+        .spend(&tokens[3], "jkt1", 106, 0, Spend::Refresh)
+        .expect_err("remembered parent");
+    assert_eq!(reason, Reason::RefreshTokenReused);
+}
