@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Limits, Policy, SeedUser, ServerConfig};
@@ -330,7 +330,8 @@ impl MockServer {
         self.tls.as_ref()
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to 5 s), and waits.
+    /// Stops accepting, lets in-flight requests finish (up to 5 s), closes idle connections
+    /// (HTTP/2 ones a client keeps open too), and waits.
     pub async fn shutdown(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -357,6 +358,7 @@ async fn serve(
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
+    let (stop, stopping) = watch::channel(false);
     // Past the cap, connections wait in the kernel's accept queue instead of being served.
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     loop {
@@ -379,14 +381,20 @@ async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let (app, tls, limits, watcher) =
-            (app.clone(), tls.clone(), limits.clone(), graceful.watcher());
+        let (app, tls, limits, watcher, stopping) = (
+            app.clone(),
+            tls.clone(),
+            limits.clone(),
+            graceful.watcher(),
+            stopping.clone(),
+        );
         tokio::spawn(async move {
-            connection::serve(stream, app, tls, limits, watcher).await;
+            connection::serve(stream, app, tls, limits, watcher, stopping).await;
             drop(slot);
         });
     }
     drop(listener);
+    let _ = stop.send(true);
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(Duration::from_secs(5)) => tracing::warn!("shutdown timed out"),

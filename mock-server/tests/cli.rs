@@ -48,7 +48,7 @@ impl Running {
             .status()
             .expect("kill");
         assert!(sent.success());
-        // The server gives open connections up to 5 s to finish before it exits anyway.
+        // The server lets requests in flight finish (up to 5 s) and closes idle connections.
         for _ in 0..200 {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;

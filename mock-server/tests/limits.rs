@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::{builder, http};
-use prelude_mock_server::{Limits, MockServer};
+use prelude_mock_server::{Fault, FaultAction, Limits, MockServer, Route};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -223,4 +223,48 @@ async fn limits_that_would_stop_the_server_serving_are_refused() {
         .await
         .expect_err("refused");
     assert!(error.to_string().contains("max_connections"), "{error}");
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_an_idle_http2_connection_the_client_keeps() {
+    let server = builder().tls_self_signed().start().await.expect("server");
+    let pem = server.tls().expect("TLS").cert_pem.clone();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).expect("PEM"))
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!("{}/.well-known/jwks.json", server.url()))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    response.bytes().await.expect("body");
+    let started = std::time::Instant::now();
+    tokio::time::timeout(GUARD, server.shutdown())
+        .await
+        .expect("stopped");
+    // The fallback for connections that never finish is 5 s; an idle one must not need it.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(client);
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_request_in_flight_finish() {
+    let server = server_with(Limits::default()).await;
+    let fault = Fault::new(Route::Jwks, FaultAction::Delay { ms: 500 });
+    server.control().add_fault(&fault).await.expect("fault");
+    let url = format!("{}/.well-known/jwks.json", server.url());
+    let in_flight = tokio::spawn(async move { http().get(url).send().await.map(|r| r.status()) });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.shutdown().await;
+    let status = in_flight
+        .await
+        .expect("task")
+        .expect("answered before the server stopped");
+    assert_eq!(status, 200);
 }

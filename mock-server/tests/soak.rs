@@ -63,7 +63,9 @@ fn start_mock(dir: &std::path::Path) -> (Mock, String) {
         .expect("prelude-mock starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("ready line");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
     let ready: serde_json::Value = serde_json::from_str(&line).expect("ready JSON");
     let url = ready["base_url"].as_str().expect("base_url").to_owned();
     (Mock(child), url)
@@ -156,10 +158,20 @@ async fn sustained_refresh_load_keeps_memory_flat_and_every_structure_bounded() 
             .join(", ")
     );
 
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "every refresh succeeded");
-    assert!(done > JOURNAL, "the load filled the journal ({done} refreshes)");
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "every refresh succeeded"
+    );
+    assert!(
+        done > JOURNAL,
+        "the load filled the journal ({done} refreshes)"
+    );
     let footprint = &stats.footprint;
-    assert_eq!(footprint.journal_entries, JOURNAL, "the journal is at its cap");
+    assert_eq!(
+        footprint.journal_entries, JOURNAL,
+        "the journal is at its cap"
+    );
     assert_eq!(footprint.sessions, SESSIONS as u64);
     assert!(
         footprint.refresh_tokens <= SESSIONS as u64 * HISTORY,

@@ -16,6 +16,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::Watcher;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -24,14 +25,20 @@ use crate::config::Limits;
 use crate::http::api_error::ErrorBody;
 use crate::http::middleware::ConnectionControl;
 
+/// At shutdown, how long a connection with nothing in flight must stay quiet before it is
+/// closed (long enough for an answer already handled to be written).
+const SHUTDOWN_QUIET: Duration = Duration::from_millis(100);
+
 /// Serves `stream` until the client closes it, a timeout frees it, a fault kills it, or the
-/// server shuts down (through `watcher`).
+/// server shuts down (`watcher` for hyper's graceful close, `stopping` to close an idle
+/// connection at once: an HTTP/2 client may keep one open after GOAWAY).
 pub(crate) async fn serve(
     stream: TcpStream,
     app: Router,
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: Limits,
     watcher: Watcher,
+    stopping: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     // A second descriptor of the same socket, to turn the close into a reset when a fault
@@ -84,6 +91,7 @@ pub(crate) async fn serve(
         () = activity.idle_for(Duration::from_millis(limits.idle_timeout_ms)) => {
             tracing::debug!("closing a connection idle for {} ms", limits.idle_timeout_ms);
         }
+        () = activity.drained(stopping) => {}
         () = kill.notified() => {
             let _ = socket2::SockRef::from(&twin).set_linger(Some(Duration::ZERO));
         }
@@ -134,6 +142,15 @@ impl Activity {
     fn busy(&self) -> Busy {
         self.0.in_flight.fetch_add(1, Ordering::AcqRel);
         Busy(self.clone())
+    }
+
+    /// Resolves once the server is stopping and the connection has finished its requests
+    /// and written their answers.
+    async fn drained(&self, mut stopping: watch::Receiver<bool>) {
+        if stopping.wait_for(|stop| *stop).await.is_err() {
+            return std::future::pending().await;
+        }
+        self.idle_for(SHUTDOWN_QUIET).await;
     }
 
     /// Resolves once no byte has moved and no request was in flight for `limit`.

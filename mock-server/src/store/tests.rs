@@ -101,7 +101,11 @@ fn only_the_newest_tokens_of_a_session_are_remembered() {
     let (reason, _) = store
         .spend(&tokens[0], "jkt1", 106, 0, Spend::Refresh)
         .expect_err("forgotten");
-    assert_eq!(reason, Reason::UnknownRefreshToken, "a forgotten token revokes nothing");
+    assert_eq!(
+        reason,
+        Reason::UnknownRefreshToken,
+        "a forgotten token revokes nothing"
+    );
     let (reason, _) = store
         .spend(&tokens[3], "jkt1", 106, 0, Spend::Refresh)
         .expect_err("remembered parent");
