@@ -22,10 +22,12 @@
 //! `Router`.
 //!
 //! Where things are: `routes/` (the Prelude API handlers), `http/` (error bodies, extractors,
-//! middleware, CORS, the route enum, request capture, TLS), `dpop/` (proof verification,
-//! nonces, the replay cache, the client-side [`proof`] builder), `tokens/` (access and
-//! challenge tokens, JWKS, the signing keyring), `store/` (users, sessions, rotation, OTP),
-//! `control/` (the control API, journal, stats, faults, [`ControlClient`]). For test tooling:
+//! middleware, CORS, the route enum, request capture, TLS, serving one connection with its
+//! timeouts), `dpop/` (proof verification, nonces, the replay cache, the client-side [`proof`]
+//! builder), `tokens/` (access and challenge tokens, JWKS, the signing keyring), `store/`
+//! (users, sessions, rotation, OTP),
+//! `control/` (the control API and who may use it, journal, stats, faults, [`ControlClient`]),
+//! `secret.rs` ([`Secret`], a string that never prints). For test tooling:
 //! [`raw`] (raw Prelude HTTP with a key of one's own) and [`headers`] (the wire's header names).
 
 mod clock;
