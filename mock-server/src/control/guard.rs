@@ -109,12 +109,11 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
     let access = &state.control;
     let forbidden =
         |message: &str| ApiError::new(Reason::ControlForbidden, message).into_response();
-    let Some((host, port)) = addressed_to(&req) else {
-        return forbidden("the control API needs a Host header");
-    };
+    // No Host at all is no browser (HTTP/1.0, or the in-process router): nothing to rebind.
+    let (host, port) = addressed_to(&req).unwrap_or_default();
     // Brackets are part of an IPv6 authority but not of the address.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if !access.host_allowed(bare) {
+    if !host.is_empty() && !access.host_allowed(bare) {
         return forbidden(&format!(
             "the control API does not answer to host {host:?}; add it with --allowed-host"
         ));
@@ -156,4 +155,55 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         cors::allow(response.headers_mut(), origin);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(origins: &[&str], hosts: &[&str]) -> ControlAccess {
+        ControlAccess::new(&ServerConfig {
+            control_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+            allowed_hosts: hosts.iter().map(|h| (*h).to_owned()).collect(),
+            ..ServerConfig::default()
+        })
+    }
+
+    #[test]
+    fn only_names_that_cannot_be_rebound_or_were_configured_are_hosts() {
+        let access = access(&[], &["Mock.Internal"]);
+        for host in [
+            "127.0.0.1",
+            "::1",
+            "10.0.0.7",
+            "localhost",
+            "a.localhost",
+            "mock.internal",
+        ] {
+            assert!(access.host_allowed(host), "{host}");
+        }
+        for host in [
+            "attacker.example",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+        ] {
+            assert!(!access.host_allowed(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn origins_are_the_mock_itself_or_configured_ones() {
+        let access = access(&["https://dash.example/"], &[]);
+        let port = Some(8910);
+        assert!(access.origin_allowed("http://127.0.0.1:8910", "http", "127.0.0.1", port));
+        assert!(access.origin_allowed("https://DASH.example", "http", "127.0.0.1", port));
+        assert!(!access.origin_allowed("http://127.0.0.1:8911", "http", "127.0.0.1", port));
+        assert!(!access.origin_allowed("https://127.0.0.1:8910", "http", "127.0.0.1", port));
+        assert!(!access.origin_allowed("null", "http", "127.0.0.1", port));
+        let any = ControlAccess::new(&ServerConfig {
+            control_origins: vec!["*".into()],
+            ..ServerConfig::default()
+        });
+        assert!(any.origin_allowed("https://anything.example", "http", "127.0.0.1", port));
+    }
 }
