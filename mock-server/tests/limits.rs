@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{builder, http};
+use common::{builder, expect_error, http};
 use prelude_mock_server::{Fault, FaultAction, Limits, MockServer, Route};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -267,4 +267,17 @@ async fn shutdown_lets_a_request_in_flight_finish() {
         .expect("task")
         .expect("answered before the server stopped");
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn an_error_the_framework_renders_is_still_prelude_json() {
+    let server = server_with(Limits::default()).await;
+    // An id that is not UTF-8 once percent-decoded: axum's `Path` refuses it, in text.
+    let response = http()
+        .post(format!("{}/sessions/%FF%FE/revoke", server.control_url()))
+        .send()
+        .await
+        .expect("send");
+    let body = expect_error(response, 400, "bad_request").await;
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
 }

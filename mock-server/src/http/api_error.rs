@@ -237,6 +237,22 @@ impl ApiError {
         }
     }
 
+    /// A framework's own error answer (an extractor's rejection), re-rendered as Prelude JSON
+    /// with the same status.
+    pub(crate) fn framework(status: StatusCode, message: String) -> Self {
+        let code = if status.is_server_error() {
+            "internal"
+        } else {
+            "bad_request"
+        };
+        Self {
+            status,
+            code: Cow::Borrowed(code),
+            message,
+            reason: Reason::MalformedRequest,
+        }
+    }
+
     /// An answer with a status and code chosen by a fault injection.
     pub(crate) fn injected(status: StatusCode, code: String, message: String) -> Self {
         Self {

@@ -200,6 +200,28 @@ pub(crate) async fn limit_headers(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// The last line of "every answer is Prelude JSON": an error that a framework extractor
+/// rendered as text (a path segment that is not UTF-8, say) is re-rendered, same status.
+pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let message = match String::from_utf8_lossy(&text).trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_owned(),
+        text => text.to_owned(),
+    };
+    ApiError::framework(status, message).into_response()
+}
+
 /// Reads the whole body up front, within the size limit and the body read timeout, so a
 /// slow or oversized body gets its Prelude error here and handlers read from memory.
 pub(crate) async fn limit_body(
