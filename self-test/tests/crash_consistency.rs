@@ -145,8 +145,9 @@ async fn churn(grace: i64, kills: usize, seed: u64) -> Tally {
     let deadline = Instant::now() + Duration::from_secs(90);
     while tally.kills < kills && Instant::now() < deadline {
         let mut child = spawn(&server, &path, grace);
-        // The first few milliseconds are process start-up; kill anywhere after it.
-        tokio::time::sleep(Duration::from_millis(5 + rng.below(60))).await;
+        // Start-up takes the first milliseconds (more on a loaded machine); kill anywhere
+        // from there, over a range several refreshes long.
+        tokio::time::sleep(Duration::from_millis(5 + rng.below(120))).await;
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
         tally.kills += 1;

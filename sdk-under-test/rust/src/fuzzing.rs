@@ -11,10 +11,9 @@ use crate::http::Answer;
 pub fn server_answer(status: u16, headers: &[(&[u8], &[u8])], body: &[u8], local_now: i64) {
     let mut map = HeaderMap::new();
     for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name),
-            HeaderValue::from_bytes(value),
-        ) {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
             map.append(name, value);
         }
     }

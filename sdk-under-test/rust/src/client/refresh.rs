@@ -33,7 +33,12 @@ pub(super) struct TokenPair {
 
 /// Validates a finalize/refresh answer; nothing is stored unless all of it is right.
 /// `skew` (local minus server clock) turns the server's `expires_at` into local time.
-pub(crate) fn token_pair(answer: &Answer, now: i64, skew: i64, millis: bool) -> Result<TokenPair, Error> {
+pub(crate) fn token_pair(
+    answer: &Answer,
+    now: i64,
+    skew: i64,
+    millis: bool,
+) -> Result<TokenPair, Error> {
     let body: TokenPairBody = serde_json::from_slice(&answer.body)
         .map_err(|e| Error::bad_response(format!("token answer is not the expected JSON: {e}")))?;
     let refresh_token = answer
