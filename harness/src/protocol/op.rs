@@ -29,7 +29,8 @@ pub enum Op {
     Login {
         /// The identifier (an email).
         email: String,
-        /// The password (`Debug` prints `[redacted]`).
+        /// The password.
+        // A `Secret`, so that `Debug` prints `[redacted]`; a string on the wire.
         #[schemars(with = "String")]
         password: Secret,
     },
@@ -78,7 +79,8 @@ pub enum Op {
     },
     /// Check the pending OTP login's code; on success the client is logged in (the user).
     OtpCheck {
-        /// The code the user typed (`Debug` prints `[redacted]`).
+        /// The code the user typed.
+        // A `Secret`, so that `Debug` prints `[redacted]`; a string on the wire.
         #[schemars(with = "String")]
         code: Secret,
     },
