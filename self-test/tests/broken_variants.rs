@@ -76,9 +76,10 @@ fn caught_by(variant: BrokenVariant) -> &'static [&'static str] {
         BrokenVariant::StrictDeviceType => {
             &["sessions: A device type the SDK does not know is listed as unknown"]
         }
-        BrokenVariant::CoalescesOnlySimultaneous => {
-            &["coalescing: Callers arriving while the refresh is on the wire join it"]
-        }
+        BrokenVariant::CoalescesOnlySimultaneous => &[
+            "coalescing: Callers arriving while the refresh is on the wire join it",
+            "refresh: Callers during a proactive refresh share its request",
+        ],
         BrokenVariant::NoBackoff => &[
             "faults: Retries of a failing server wait longer each time",
             "faults: A 429's Retry-After is honoured",

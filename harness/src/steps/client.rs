@@ -211,10 +211,16 @@ async fn seconds_pass(w: &mut World, seconds: u64) -> StepResult {
     Ok(())
 }
 
-#[when(regex = r"^a refresh is in flight on the server$")]
-async fn a_refresh_is_in_flight(w: &mut World) -> StepResult {
+#[when(regex = r"^a refresh (?:is|has been) in flight on the server(?: for (\d+) ms)?$")]
+async fn a_refresh_is_in_flight(w: &mut World, ms: String) -> StepResult {
     w.act().await?;
-    super::oracle::refresh_in_flight(w).await
+    super::oracle::refresh_in_flight(w).await?;
+    // Callers that come this long after the refresh started are late joiners, not
+    // simultaneous ones.
+    if let Some(ms) = super::number::<u64>(&ms) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    Ok(())
 }
 
 // --- bursts
