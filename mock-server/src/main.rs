@@ -128,6 +128,7 @@ async fn run(cli: Cli) -> Result<()> {
         (false, _, _) => builder,
     };
     let server = builder.start().await?;
+    let stop = shutdown_signal();
 
     // First thing on stdout, so scripts can read the URLs.
     if cli.ready_json {
@@ -145,7 +146,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
     tracing::info!("listening on {}; Ctrl-C to stop", server.addr());
 
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
@@ -163,23 +164,32 @@ fn print_banner(server: &MockServer) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM, listened for from the call on: it is made before the URLs are printed,
+/// so a signal sent as soon as they are read stops the server cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listeners = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
+        async move {
+            match listeners {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
