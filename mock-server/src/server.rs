@@ -188,7 +188,6 @@ impl MockServerBuilder {
 
     /// Binds, starts serving in the background and returns the handle.
     pub async fn start(self) -> Result<MockServer, Error> {
-        self.config.limits.validate().map_err(Error::config)?;
         if !self.host.is_loopback()
             && self.config.control_token.is_none()
             && !self.config.allow_remote_control

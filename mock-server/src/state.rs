@@ -54,6 +54,7 @@ impl AppState {
         frozen_clock: Option<i64>,
     ) -> Result<Self, Error> {
         config.policy.validate().map_err(Error::config)?;
+        config.limits.validate().map_err(Error::config)?;
         let state = Self(Arc::new(Shared {
             app_id: config.app_id().to_owned(),
             issuer: config.issuer(),

@@ -4,13 +4,13 @@
 //! open to any origin, as Prelude's are (see `http::cors`).
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::config::ServerConfig;
 use crate::http::api_error::ApiError;
-use crate::http::cors;
+use crate::http::{cors, default_port};
 use crate::state::AppState;
 use crate::{Reason, Secret};
 
@@ -79,15 +79,7 @@ impl ControlAccess {
         };
         uri.scheme_str() == Some(scheme)
             && uri.host() == Some(host)
-            && uri.port_u16().or(default_port(uri.scheme_str())) == port
-    }
-}
-
-fn default_port(scheme: Option<&str>) -> Option<u16> {
-    match scheme {
-        Some("http") => Some(80),
-        Some("https") => Some(443),
-        _ => None,
+            && uri.port_u16().or_else(|| default_port(scheme)) == port
     }
 }
 
@@ -127,7 +119,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
             origin,
             state.scheme,
             &host,
-            port.or(default_port(Some(state.scheme))),
+            port.or_else(|| default_port(state.scheme)),
         )
     {
         // Refused outright, not just left without CORS headers: a cross-origin form POST
@@ -136,11 +128,7 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
             "the control API does not answer pages from {origin}; add it with --control-origin"
         ));
     }
-    let preflight = req.method() == Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut response = if preflight {
+    let mut response = if cors::is_preflight(&req) {
         cors::preflight()
     } else if access.authorized(req.headers()) {
         next.run(req).await

@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 
 use crate::config::Policy;
 use crate::http::api_error::Reason;
+use crate::http::default_port;
 use crate::jose::{EcJwk, has_crit, split_compact};
 use nonce::NonceSource;
 use replay::ReplayCache;
@@ -216,14 +217,6 @@ pub(crate) fn parse(proof: &str) -> Result<ParsedProof, ParseError> {
         signature: jws.signature,
         jkt,
     })
-}
-
-fn default_port(scheme: &str) -> Option<u16> {
-    match scheme {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
-    }
 }
 
 /// `host[:port]` lowercased, with the scheme's default port removed.

@@ -264,14 +264,20 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
+impl ApiError {
+    /// The JSON body this error renders as.
+    pub(crate) fn body(&self) -> ErrorBody {
+        ErrorBody {
             code: self.code.to_string(),
             message: self.message.clone(),
             kind: error_type(self.status).to_string(),
-        };
-        let mut response = (self.status, axum::Json(body)).into_response();
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
         response.extensions_mut().insert(Rejection {
             reason: self.reason,
             code: self.code.into_owned(),

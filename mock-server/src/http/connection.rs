@@ -22,7 +22,7 @@ use tower::ServiceExt;
 
 use crate::Reason;
 use crate::config::Limits;
-use crate::http::api_error::ErrorBody;
+use crate::http::api_error::ApiError;
 use crate::http::middleware::ConnectionControl;
 
 /// At shutdown, how long a connection with nothing in flight must stay quiet before it is
@@ -157,15 +157,12 @@ impl Activity {
     async fn idle_for(&self, limit: Duration) {
         loop {
             let last = self.0.start + Duration::from_millis(self.0.last_ms.load(Ordering::Acquire));
-            if last.elapsed() >= limit && self.0.in_flight.load(Ordering::Acquire) == 0 {
+            let quiet = last.elapsed();
+            if quiet >= limit && self.0.in_flight.load(Ordering::Acquire) == 0 {
                 return;
             }
-            let next = if last.elapsed() >= limit {
-                limit
-            } else {
-                limit - last.elapsed()
-            };
-            tokio::time::sleep(next).await;
+            // Quiet but busy: look again a whole period later.
+            tokio::time::sleep(limit.checked_sub(quiet).unwrap_or(limit)).await;
         }
     }
 }
@@ -288,16 +285,13 @@ fn json_for_automatic_answer(head: &[u8]) -> Option<Vec<u8>> {
     {
         return None;
     }
-    let (_, code) = reason.status_and_code();
-    let body = serde_json::to_string(&ErrorBody {
-        code: code.to_owned(),
-        message: message.to_owned(),
-        kind: "bad_request".to_owned(),
-    })
-    .ok()?;
+    let body = serde_json::to_string(&ApiError::new(reason, message).body()).ok()?;
     let date = headers
         .split("\r\n")
-        .find(|h| h.len() > 5 && h[..5].eq_ignore_ascii_case("date:"))
+        .find(|h| {
+            h.get(..5)
+                .is_some_and(|name| name.eq_ignore_ascii_case("date:"))
+        })
         .map(|h| format!("{h}\r\n"))
         .unwrap_or_default();
     Some(
@@ -313,6 +307,7 @@ fn json_for_automatic_answer(head: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::api_error::ErrorBody;
 
     #[test]
     fn hyper_bodiless_parse_error_answers_become_prelude_json() {

@@ -18,11 +18,7 @@ pub(crate) async fn cors(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let origin = req.headers().get(header::ORIGIN).cloned();
-    let preflight_request = req.method() == Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut response = if preflight_request {
+    let mut response = if is_preflight(&req) {
         preflight()
     } else {
         next.run(req).await
@@ -31,6 +27,14 @@ pub(crate) async fn cors(req: Request, next: Next) -> Response {
         allow(response.headers_mut(), origin);
     }
     response
+}
+
+/// Whether `req` is a CORS preflight (an `OPTIONS` asking about another method).
+pub(crate) fn is_preflight(req: &Request) -> bool {
+    req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// The answer to a CORS preflight: every method and header the API uses, cached 10 minutes.

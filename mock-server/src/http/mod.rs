@@ -13,3 +13,12 @@ pub(crate) mod route;
 pub(crate) mod time_fmt;
 pub(crate) mod tls;
 pub(crate) mod wire;
+
+/// The port a URL of `scheme` means when it names none.
+pub(crate) fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}

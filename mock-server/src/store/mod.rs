@@ -64,9 +64,7 @@ impl Store {
             spent_challenges: HashSet::new(),
         }
     }
-}
 
-impl Store {
     /// Sessions and recognised refresh tokens held (for `/stats`).
     pub(crate) fn footprint(&self) -> (u64, u64) {
         (self.sessions.len() as u64, self.tokens.len() as u64)

@@ -88,7 +88,7 @@ impl Store {
             session_id: session_id.clone(),
             user_id: session.user_id.clone(),
             generation,
-            next_token: session.current_token.clone(),
+            next_token: session.current_token(),
             expires_at: session.expires_at,
             rotated: false,
             grace_reissue: grace_parent,
@@ -98,18 +98,18 @@ impl Store {
             Spend::Refresh if current => {
                 let next = format!("rt_{}", random_token(32));
                 session.generation += 1;
-                session.current_token = Secret::new(next.clone());
                 session.rotated_at = now;
                 self.tokens
                     .insert(next.clone(), (session_id, session.generation));
+                let next = Secret::new(next);
                 // Remember a bounded history, so a session refreshed for days stays small.
                 session.history.push_back(next.clone());
                 while session.history.len() > self.token_history {
                     if let Some(forgotten) = session.history.pop_front() {
-                        self.tokens.remove(&forgotten);
+                        self.tokens.remove(forgotten.expose());
                     }
                 }
-                spent.next_token = Secret::new(next);
+                spent.next_token = next;
                 spent.rotated = true;
             }
             Spend::Refresh => {}

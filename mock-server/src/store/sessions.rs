@@ -27,14 +27,19 @@ pub(super) struct Session {
     /// tell them from the expired ones).
     pub(super) fresh_access: Vec<String>,
     pub(super) generation: u64,
-    pub(super) current_token: Secret,
     /// When the current token replaced its parent, for the grace window.
     pub(super) rotated_at: i64,
-    /// The refresh tokens still recognised, oldest first; older ones are forgotten.
-    pub(super) history: VecDeque<String>,
+    /// The refresh tokens still recognised, oldest first (the newest is the current one);
+    /// older ones are forgotten.
+    pub(super) history: VecDeque<Secret>,
 }
 
 impl Session {
+    /// The session's current refresh token: the newest it remembers.
+    pub(super) fn current_token(&self) -> Secret {
+        self.history.back().cloned().unwrap_or_default()
+    }
+
     fn record(&self) -> SessionRecord {
         SessionRecord {
             id: self.id.clone(),
@@ -114,9 +119,8 @@ impl Store {
             access_not_before: i64::MIN,
             fresh_access: Vec::new(),
             generation: 0,
-            current_token: Secret::new(token.clone()),
             rotated_at: now,
-            history: VecDeque::from([token.clone()]),
+            history: VecDeque::from([Secret::new(token.clone())]),
         };
         self.tokens.insert(token.clone(), (session.id.clone(), 0));
         let created = NewSession {

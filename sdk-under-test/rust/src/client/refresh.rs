@@ -33,7 +33,7 @@ pub(super) struct TokenPair {
 
 /// Validates a finalize/refresh answer; nothing is stored unless all of it is right.
 /// `skew` (local minus server clock) turns the server's `expires_at` into local time.
-pub(crate) fn token_pair(
+pub(super) fn token_pair(
     answer: &Answer,
     now: i64,
     skew: i64,
