@@ -17,17 +17,7 @@ cd "$(dirname "$0")/.."
 reports=${REPORTS:-target/conformance}
 mkdir -p "$reports"
 
-if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
-  echo "== installing chromium (apt)" >&2
-  sudo_cmd=""
-  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
-  $sudo_cmd apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q chromium >/dev/null
-fi
-command -v node >/dev/null || { echo "node (Node.js 20+) is required" >&2; exit 2; }
-
-echo "== adapter dependencies (npm ci) and bundle" >&2
-(cd sdk-under-test/js && npm ci --no-audit --no-fund --loglevel=error && node build.mjs)
+. scripts/web-sdk-deps.sh
 
 echo "== building prelude-conformance and prelude-mock" >&2
 cargo build -q -p prelude-conformance -p prelude-mock-server

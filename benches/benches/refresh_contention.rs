@@ -34,8 +34,8 @@ fn main() -> Result<(), prelude_benches::BenchError> {
     let mut rows = Vec::new();
     let mut single = None;
     println!(
-        "{:<14}{:>7}{:>10}{:>8}{:>11}{:>10}{:>10}{:>9}",
-        "strategy", "N", "requests", "reused", "wall ms", "p50 ms", "p99 ms", "p99/1"
+        "{:<14}{:>7}{:>10}{:>8}{:>11}{:>10}{:>10}{:>9}{:>10}",
+        "strategy", "N", "requests", "reused", "wall ms", "p50 ms", "p99 ms", "p99/1", "floor p99"
     );
     for &callers in sizes {
         for strategy in Strategy::ALL {
@@ -67,18 +67,34 @@ fn main() -> Result<(), prelude_benches::BenchError> {
                 bursts.iter().map(|b| b.server_refreshes).sum::<u64>() as f64 / runs as f64;
             let reused = bursts.iter().map(|b| b.reused).sum::<u64>() as f64 / runs as f64;
             let ratio = p99.as_secs_f64() / base.as_secs_f64();
+            // The floor: the same burst awaiting a bare shared future (reference client only).
+            let floor_p99 = if strategy == Strategy::SingleFlight {
+                let mut floors = Vec::new();
+                for _ in 0..runs {
+                    floors.extend(runtime.block_on(Bench::floor(callers, base))?);
+                }
+                floors.sort();
+                Some(percentile(&floors, 0.99))
+            } else {
+                None
+            };
+            let per_waiter =
+                |p99: Duration| p99.saturating_sub(base).as_secs_f64() * 1e6 / callers as f64;
             println!(
-                "{:<14}{callers:>7}{requests:>10.1}{reused:>8.1}{:>11.2}{:>10.2}{:>10.2}{ratio:>9.2}",
+                "{:<14}{callers:>7}{requests:>10.1}{reused:>8.1}{:>11.2}{:>10.2}{:>10.2}{ratio:>9.2}{:>10}",
                 strategy.name(),
                 ms(wall),
                 ms(p50),
-                ms(p99)
+                ms(p99),
+                floor_p99.map_or(String::new(), |f| format!("{:.2}", ms(f)))
             );
             rows.push(json!({
                 "strategy": strategy.name(), "callers": callers, "bursts": runs,
                 "server_refreshes": requests, "reused": reused,
                 "succeeded_min": bursts.iter().map(|b| b.succeeded).min(),
                 "wall_ms": ms(wall), "p50_ms": ms(p50), "p99_ms": ms(p99), "p99_over_single": ratio,
+                "floor_p99_ms": floor_p99.map(ms), "us_per_waiter": per_waiter(p99),
+                "floor_us_per_waiter": floor_p99.map(per_waiter),
             }));
         }
     }

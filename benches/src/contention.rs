@@ -10,12 +10,13 @@
 //! the burst's start.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use prelude_conformance::bench::{floor, release};
 use prelude_mock_server::{MockServer, Route};
 use prelude_session::SessionClient;
 use serde::Serialize;
-use tokio::sync::{Mutex, Semaphore, watch};
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::{BenchError, RawSession, login, refresh, spend};
 
@@ -128,11 +129,10 @@ impl Bench {
         login(&self.server, &self.http, &format!("bench-{n}@example.com")).await
     }
 
-    /// One burst of `callers` concurrent refreshes with `strategy`.
+    /// One burst of `callers` concurrent refreshes with `strategy`, released at once through
+    /// the same gate as the floor ([`prelude_conformance::bench::release`]).
     pub async fn burst(&self, strategy: Strategy, callers: usize) -> Result<Burst, BenchError> {
-        let (go, start_signal) = watch::channel(false);
-        let mut tasks = tokio::task::JoinSet::new();
-        match strategy {
+        let finished = match strategy {
             Strategy::SingleFlight => {
                 let client = SessionClient::builder(self.server.url())
                     .http_client(self.http.clone())
@@ -145,64 +145,54 @@ impl Bench {
                 let challenge = self.server.control().challenge_for(&user.id).await?;
                 client.finalize_login(&challenge, None).await?;
                 client.invalidate_cache();
-                for _ in 0..callers {
-                    let (client, mut signal) = (client.clone(), start_signal.clone());
-                    tasks.spawn(async move {
-                        let _ = signal.wait_for(|go| *go).await;
-                        (client.refresh().await.is_ok(), Instant::now())
-                    });
-                }
+                self.server.control().clear_journal().await?;
+                release(callers, move |_, _| {
+                    let client = client.clone();
+                    async move { client.refresh().await.is_ok() }
+                })
+                .await?
             }
             Strategy::Mutex => {
                 // (session, cache is fresh)
                 let shared = Arc::new(Mutex::new((self.fresh_session().await?, false)));
-                for _ in 0..callers {
-                    let (shared, mut signal) = (shared.clone(), start_signal.clone());
-                    let (http, url) = (self.http.clone(), self.url.clone());
-                    tasks.spawn(async move {
-                        let _ = signal.wait_for(|go| *go).await;
+                let (http, url) = (self.http.clone(), self.url.clone());
+                self.server.control().clear_journal().await?;
+                release(callers, move |_, _| {
+                    let (shared, http, url) = (shared.clone(), http.clone(), url.clone());
+                    async move {
                         let mut guard = shared.lock().await;
                         if !guard.1 {
                             guard.1 = refresh(&mut guard.0, &http, &url).await.is_ok();
                         }
-                        (guard.1, Instant::now())
-                    });
-                }
+                        guard.1
+                    }
+                })
+                .await?
             }
             Strategy::Naive => {
                 let session = self.fresh_session().await?;
                 let pool = Arc::new(Semaphore::new(POOL));
-                for _ in 0..callers {
-                    let (session, mut signal, pool) =
-                        (session.clone(), start_signal.clone(), pool.clone());
-                    let (http, url) = (self.http.clone(), self.url.clone());
-                    tasks.spawn(async move {
-                        let _ = signal.wait_for(|go| *go).await;
+                let (http, url) = (self.http.clone(), self.url.clone());
+                self.server.control().clear_journal().await?;
+                release(callers, move |_, _| {
+                    let (session, pool) = (session.clone(), pool.clone());
+                    let (http, url) = (http.clone(), url.clone());
+                    async move {
                         let Ok(_permit) = pool.acquire().await else {
-                            return (false, Instant::now());
+                            return false;
                         };
-                        let ok = spend(&http, &url, &session.key, &session.refresh_token)
+                        spend(&http, &url, &session.key, &session.refresh_token)
                             .await
-                            .is_ok();
-                        (ok, Instant::now())
-                    });
-                }
+                            .is_ok()
+                    }
+                })
+                .await?
             }
-        }
-        self.server.control().clear_journal().await?;
-        // Let every task reach its wait before the clock starts.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let started = Instant::now();
-        go.send_replace(true);
-        let mut latencies = Vec::with_capacity(callers);
-        let mut succeeded = 0;
-        while let Some(outcome) = tasks.join_next().await {
-            let (ok, done) = outcome?;
-            latencies.push(done.saturating_duration_since(started));
-            succeeded += usize::from(ok);
-        }
-        let wall = latencies.iter().copied().max().unwrap_or_default();
-        latencies.sort();
+        };
+        let mut latencies: Vec<Duration> = finished.iter().map(|(_, d)| *d).collect();
+        latencies.sort_unstable();
+        let wall = latencies.last().copied().unwrap_or_default();
+        let succeeded = finished.iter().filter(|(ok, _)| *ok).count();
         let (server_refreshes, reused) = self.refresh_count().await?;
         Ok(Burst {
             strategy,
@@ -213,5 +203,17 @@ impl Bench {
             wall,
             latencies,
         })
+    }
+
+    /// The floor for `callers` with one caller's latency `delay`: every task's latency, sorted
+    /// ([`prelude_conformance::bench::floor`]).
+    pub async fn floor(callers: usize, delay: Duration) -> Result<Vec<Duration>, BenchError> {
+        let mut latencies: Vec<Duration> = floor(callers, delay)
+            .await?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        latencies.sort_unstable();
+        Ok(latencies)
     }
 }

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Filter,
     /// A report could not be read or written.
     Report,
+    /// A benchmark could not run (the server, the SDK or the load failed).
+    Bench,
 }
 
 /// Error of the conformance suite.

@@ -34,6 +34,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bench;
 mod check;
 mod driver;
 mod error;

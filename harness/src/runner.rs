@@ -367,7 +367,7 @@ fn missing_capability(scenario: &Scenario, hello: &Hello) -> Option<String> {
     (!missing.is_empty()).then(|| format!("the SDK lacks capability {}", missing.join(", ")))
 }
 
-fn scratch_dir() -> PathBuf {
+pub(crate) fn scratch_dir() -> PathBuf {
     std::env::temp_dir().join(format!(
         "prelude-conformance-{}-{}",
         std::process::id(),
@@ -375,7 +375,7 @@ fn scratch_dir() -> PathBuf {
     ))
 }
 
-fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

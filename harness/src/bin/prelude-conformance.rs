@@ -6,10 +6,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use prelude_conformance::bench::{self, SdkBench, ServerBench};
 use prelude_conformance::{
-    Drivers, ExpectedFailures, Filter, RunReport, Scenario, ServerTarget, Suite, compare,
+    Adapter, Driver, Drivers, ExpectedFailures, Filter, InProcess, RunReport, Scenario,
+    ServerTarget, Suite, compare,
 };
 use prelude_mock_server::{ControlClient, TlsInfo};
 
@@ -46,6 +50,9 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Benchmark refresh contention of an SDK (the reference client in process, or any SDK
+    /// through --adapter); `bench server` loads a server instead.
+    Bench(BenchArgs),
     /// Print the adapter protocol's JSON Schema (requests, responses, each op's result).
     Schema,
     /// Smoke-test an adapter's protocol plumbing before any scenario: hello, unknown ops,
@@ -120,6 +127,84 @@ struct ServerArgs {
     common: Common,
 }
 
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    /// Adapter command, run with `sh -c` (default: the reference client in process).
+    #[arg(long, value_name = "CMD")]
+    adapter: Option<String>,
+    /// Burst sizes (concurrent callers), comma-separated; capped by the adapter's
+    /// `max_in_flight`.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000,10000")]
+    sizes: Vec<usize>,
+    /// Bursts per size (a third as many at 10,000 and more).
+    #[arg(long, default_value_t = 10)]
+    bursts: usize,
+    /// Callers of the staggered-arrival run (0: skip it).
+    #[arg(long, default_value_t = 1000)]
+    stagger: usize,
+    /// What reports call this SDK (default: its name and the driver).
+    #[arg(long)]
+    label: Option<String>,
+    /// A quick run that exercises every path: N = 1, 10, 100, 2 bursts, 100 staggered.
+    #[arg(long)]
+    smoke: bool,
+    #[command(flatten)]
+    out: BenchOut,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Closed-loop refresh load on a server (default: a mock the bench starts on cores of its
+    /// own), with proofs signed before each timed window, next to the crypto ceiling.
+    Server(BenchServerArgs),
+}
+
+#[derive(Args)]
+struct BenchServerArgs {
+    /// Base URL of a server offering the control API (default: a mock started by the bench).
+    #[arg(long)]
+    url: Option<String>,
+    /// Bearer token for its control API.
+    #[arg(long, env = "PRELUDE_MOCK_CONTROL_TOKEN")]
+    control_token: Option<String>,
+    /// PEM certificate to trust (a server started with `prelude-mock --tls`).
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// Concurrent clients per level, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
+    clients: Vec<usize>,
+    /// Seconds of each timed window.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of warm-up before each window.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Cores the (remote) server has, for its crypto ceiling.
+    #[arg(long)]
+    server_cores: Option<usize>,
+    /// Do not pin the bench's mock and the load generator to separate cores.
+    #[arg(long)]
+    no_pin: bool,
+    /// A quick run: 1 and 8 clients, 1 s windows.
+    #[arg(long)]
+    smoke: bool,
+    #[command(flatten)]
+    out: BenchOut,
+}
+
+#[derive(Args)]
+struct BenchOut {
+    /// Where to write `<name>.json`, `.md` (and `.svg` for SDK runs).
+    #[arg(long, value_name = "DIR", default_value = "target/bench")]
+    out_dir: PathBuf,
+    /// File stem of the results (default: derived from the SDK or target).
+    #[arg(long, value_name = "STEM")]
+    name: Option<String>,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -127,6 +212,10 @@ async fn main() -> ExitCode {
         None => run_sdk(cli.sdk).await,
         Some(Command::Server(args)) => run_server(args).await,
         Some(Command::Compare { results, output }) => run_compare(&results, output.as_deref()),
+        Some(Command::Bench(args)) => match args.command {
+            Some(BenchCommand::Server(server)) => run_bench_server(server),
+            None => run_bench(args).await,
+        },
         Some(Command::Schema) => {
             print!("{}", prelude_conformance::protocol::schema());
             Ok(ExitCode::SUCCESS)
@@ -209,12 +298,7 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
     let target = match args.url {
         Some(url) => {
             let tls = match &args.ca_cert {
-                Some(path) => Some(TlsInfo {
-                    cert_pem: std::fs::read_to_string(path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?,
-                    cert_path: path.clone(),
-                    spki_sha256: None,
-                }),
+                Some(path) => Some(tls_info(path)?),
                 None => None,
             };
             ServerTarget::Remote {
@@ -228,6 +312,128 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
     };
     let report = suite.run_server(target).await;
     finish(&report, &args.common)
+}
+
+async fn run_bench(args: BenchArgs) -> Result<ExitCode, String> {
+    let (driver, how): (Arc<dyn Driver>, &str) = match &args.adapter {
+        Some(command) => (
+            Arc::new(
+                Adapter::spawn(command)
+                    .await
+                    .map_err(|e| format!("adapter: {e}"))?,
+            ),
+            "adapter",
+        ),
+        None => (Arc::new(InProcess::new()), "in process"),
+    };
+    let label = args
+        .label
+        .unwrap_or_else(|| format!("{}, {how}", driver.hello().sdk.name));
+    let mut bench = SdkBench::new()
+        .sizes(args.sizes)
+        .bursts(args.bursts)
+        .stagger((args.stagger > 0).then_some(args.stagger))
+        .progress(true);
+    if args.smoke {
+        bench = bench.sizes(vec![1, 10, 100]).bursts(2).stagger(Some(100));
+    }
+    let report = bench.run(driver, &label).await.map_err(|e| e.to_string())?;
+    let markdown = format!(
+        "# Refresh contention: {label}\n\nMachine: {}.\n\n{}",
+        report.machine,
+        bench::markdown(std::slice::from_ref(&report))
+    );
+    print!("{markdown}");
+    let stem = args.out.name.clone().unwrap_or_else(|| slug(&label));
+    write_bench(
+        &args.out,
+        &stem,
+        &report,
+        &markdown,
+        Some(bench::svg(std::slice::from_ref(&report))),
+    )?;
+    Ok(if report.coalesced() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn run_bench_server(args: BenchServerArgs) -> Result<ExitCode, String> {
+    let seconds = |s: f64| Duration::from_secs_f64(s.max(0.05));
+    let mut bench = ServerBench::new()
+        .clients(args.clients)
+        .duration(seconds(args.duration))
+        .warmup(seconds(args.warmup))
+        .pin(!args.no_pin)
+        .progress(true);
+    if args.smoke {
+        bench = bench
+            .clients(vec![1, 8])
+            .duration(seconds(1.0))
+            .warmup(seconds(0.3));
+    }
+    if let Some(cores) = args.server_cores {
+        bench = bench.server_cores(cores);
+    }
+    if let Some(url) = &args.url {
+        let tls = match &args.ca_cert {
+            Some(path) => Some(tls_info(path)?),
+            None => None,
+        };
+        bench = bench.url(url, args.control_token.map(Into::into), tls);
+    }
+    // The bench builds runtimes of its own, pinned to their cores: not from inside this one.
+    let report = std::thread::spawn(move || bench.run())
+        .join()
+        .map_err(|_| "the server bench panicked".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let markdown = format!(
+        "# Server refresh throughput\n\nMachine: {}.\n\n{}",
+        report.machine,
+        bench::server_markdown(&report)
+    );
+    print!("{markdown}");
+    let stem = args.out.name.clone().unwrap_or_else(|| "server".to_owned());
+    write_bench(&args.out, &stem, &report, &markdown, None)?;
+    Ok(if report.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn write_bench(
+    out: &BenchOut,
+    stem: &str,
+    report: &impl serde::Serialize,
+    markdown: &str,
+    svg: Option<String>,
+) -> Result<(), String> {
+    let dir = &out.out_dir;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let json = serde_json::to_vec_pretty(report).map_err(|e| e.to_string())?;
+    let mut files = vec![
+        (format!("{stem}.json"), json),
+        (format!("{stem}.md"), markdown.as_bytes().to_vec()),
+    ];
+    if let Some(svg) = svg {
+        files.push((format!("{stem}.svg"), svg.into_bytes()));
+    }
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    eprintln!("results: {}", dir.join(format!("{stem}.json")).display());
+    Ok(())
+}
+
+fn tls_info(path: &Path) -> Result<TlsInfo, String> {
+    Ok(TlsInfo {
+        cert_pem: std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        cert_path: path.to_owned(),
+        spki_sha256: None,
+    })
 }
 
 /// `--list`: every scenario of the run's kind, and what the run would do with it.

@@ -49,6 +49,10 @@ pub struct Hello {
     /// suite then starts TLS servers with a self-signed certificate).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// How many requests the adapter can have in flight at once, if it has a limit: the
+    /// contention benchmark (`prelude-conformance bench`) sends no larger burst.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
 }
 
 impl Hello {

@@ -3,6 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::error::Error;
@@ -15,8 +17,10 @@ pub type Profile = Map<String, Value>;
 pub struct User {
     /// Bearer token for the app's backend.
     pub access_token: String,
-    /// All claims of the access token (`sub`, `sid`, `scope`, custom claims, ...).
-    pub profile: Profile,
+    /// All claims of the access token (`sub`, `sid`, `scope`, custom claims, ...). Shared:
+    /// every caller a coalesced refresh answers gets a copy of the `User`, and copying the
+    /// claims for each would be most of what coalescing costs per caller.
+    pub profile: Arc<Profile>,
     /// When the access token expires on the local clock (unix seconds, skew-corrected).
     pub expires_at: i64,
 }

@@ -96,6 +96,7 @@ impl InProcess {
                     .map(|c| c.name().to_owned())
                     .collect(),
                 requires: Vec::new(),
+                max_in_flight: None,
             },
             customise,
             clients: Mutex::new(HashMap::new()),

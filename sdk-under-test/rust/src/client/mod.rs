@@ -205,7 +205,11 @@ impl SessionClient {
 
     /// The cached access token's claims (no network).
     pub fn profile(&self) -> Option<Profile> {
-        self.inner.local().user.as_ref().map(|u| u.profile.clone())
+        self.inner
+            .local()
+            .user
+            .as_ref()
+            .map(|u| (*u.profile).clone())
     }
 
     /// `sid` of the cached access token (no network).

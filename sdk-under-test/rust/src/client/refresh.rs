@@ -60,7 +60,7 @@ pub(super) fn token_pair(
     Ok(TokenPair {
         user: User {
             access_token: body.access_token,
-            profile,
+            profile: Arc::new(profile),
             expires_at,
         },
         refresh_token,

@@ -36,7 +36,7 @@ impl Inner {
         local.user = match (&session.access_token, session.access_expires_at) {
             (Some(token), Some(expires_at)) => claims(token).ok().map(|profile| User {
                 access_token: token.clone(),
-                profile,
+                profile: Arc::new(profile),
                 expires_at,
             }),
             _ => None,
