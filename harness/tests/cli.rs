@@ -335,3 +335,30 @@ fn help_documents_every_flag() {
         assert!(help.contains(flag), "{flag} missing from --help:\n{help}");
     }
 }
+
+#[test]
+fn bench_through_an_adapter_writes_json_markdown_and_a_chart_and_exits_zero_when_it_coalesces() {
+    let out = scratch("bench");
+    let output = cli()
+        .args(["bench", "--smoke", "--adapter", &adapter(), "--name", "ref"])
+        .arg("--out-dir")
+        .arg(&out)
+        .output()
+        .expect("the CLI runs");
+    assert_eq!(output.status.code(), Some(0));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("ref.json")).expect("json written"))
+            .expect("json parses");
+    assert_eq!(report["sizes"][2]["callers"], 100);
+    assert_eq!(report["sizes"][2]["refreshes_max"], 1);
+    let markdown = std::fs::read_to_string(out.join("ref.md")).expect("markdown written");
+    assert!(
+        markdown
+            .contains("Coalescing (one refresh per burst, no reuse, no failed caller): **yes**")
+    );
+    assert!(
+        std::fs::read_to_string(out.join("ref.svg"))
+            .expect("chart written")
+            .starts_with("<svg")
+    );
+}

@@ -159,7 +159,9 @@ impl ServerBench {
                 let server = rt
                     .block_on(MockServer::builder().policy(policy).start())
                     .map_err(bench_error)?;
-                let (url, control) = (server.url().to_owned(), server.control().clone());
+                let url = server.url().to_owned();
+                // A client of the load's own, not the one made on the server's runtime.
+                let control = ControlClient::new(&url, None, None).map_err(bench_error)?;
                 (Some(rt), Some(server), url, control, None)
             }
         };
@@ -249,14 +251,14 @@ impl ServerBench {
             let proofs = presign(active, &url, each).await?;
             bar.inc(1);
             bar.set_message(format!("{n} clients: timed"));
-            let before = control.stats().await.ok();
+            let before = stats(control).await;
             let cpu_before = server_cpu();
             let tally = drive(active, proofs, http, &url, self.duration).await;
             let cpu = server_cpu()
                 .zip(cpu_before)
                 .map(|(after, before)| after.saturating_sub(before))
                 .filter(|_| self.remote.is_none());
-            let after = control.stats().await.ok();
+            let after = stats(control).await;
             bar.inc(1);
             let elapsed = tally.elapsed;
             let mut row = LevelRow::new(n, tally, before.zip(after), ceiling, (each * n) as u64);
@@ -270,6 +272,14 @@ impl ServerBench {
         }
         bar.finish_and_clear();
         Ok(rows)
+    }
+}
+
+/// The server's stats, if its control API answers (once more after a failure).
+async fn stats(control: &ControlClient) -> Option<Stats> {
+    match control.stats().await {
+        Ok(stats) => Some(stats),
+        Err(_) => control.stats().await.ok(),
     }
 }
 

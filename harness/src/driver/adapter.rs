@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Driver;
 use crate::protocol::{
@@ -113,7 +113,8 @@ impl Driver for Adapter {
 /// One running adapter program.
 struct Process {
     _child: Child,
-    stdin: tokio::sync::Mutex<ChildStdin>,
+    /// Request lines for the writer task (`write_requests`).
+    stdin: mpsc::UnboundedSender<(String, oneshot::Sender<std::io::Result<()>>)>,
     pending: Pending,
     next_id: AtomicU64,
 }
@@ -129,9 +130,11 @@ impl Process {
         let pending: Pending = Arc::default();
         tokio::spawn(read_answers(BufReader::new(stdout), pending.clone()));
         let stderr_done = tokio::spawn(keep_stderr(BufReader::new(stderr), log.clone()));
+        let (lines, queued) = mpsc::unbounded_channel();
+        tokio::spawn(write_requests(stdin, queued));
         let process = Self {
             _child: child,
-            stdin: tokio::sync::Mutex::new(stdin),
+            stdin: lines,
             pending,
             next_id: AtomicU64::new(1),
         };
@@ -173,12 +176,13 @@ impl Process {
             .map_err(|e| protocol(e.to_string()))?;
         line.push('\n');
         {
-            let mut stdin = self.stdin.lock().await;
-            let written = async {
-                stdin.write_all(line.as_bytes()).await?;
-                stdin.flush().await
-            }
-            .await;
+            let (sent, written) = oneshot::channel();
+            let written = match self.stdin.send((line, sent)) {
+                Ok(()) => written
+                    .await
+                    .unwrap_or_else(|_| Err(std::io::ErrorKind::BrokenPipe.into())),
+                Err(_) => Err(std::io::ErrorKind::BrokenPipe.into()),
+            };
             if let Err(e) = written {
                 self.forget(id);
                 return Err(protocol(format!(
@@ -188,16 +192,20 @@ impl Process {
         }
         match tokio::time::timeout(CALL_TIMEOUT, rx).await {
             Ok(Ok(Answer { line, response })) => {
-                let line = redacted(&line);
+                // Redacted only for a message: a burst's answers are many.
                 let outcome = response
                     .map_err(|e| {
-                        protocol(format!("malformed answer to `{name}`: {e}; line: {line}"))
+                        protocol(format!(
+                            "malformed answer to `{name}`: {e}; line: {}",
+                            redacted(&line)
+                        ))
                     })?
                     .into_outcome();
                 if let Ok(result) = &outcome {
                     expects.check_result(result).map_err(|e| {
                         protocol(format!(
-                            "the `ok` result of `{name}` does not match the protocol: {e}; line: {line}"
+                            "the `ok` result of `{name}` does not match the protocol: {e}; line: {}",
+                            redacted(&line)
                         ))
                     })?;
                 }
@@ -254,6 +262,38 @@ pub(crate) fn spawn(command: &str) -> Result<Spawned, SdkError> {
         stdout,
         stderr,
     })
+}
+
+/// Writes request lines to the adapter's stdin, each batch of lines queued together in one
+/// write (a burst of N pipelined requests is a few writes, not N), and tells each sender
+/// whether its line went out.
+async fn write_requests(
+    stdin: ChildStdin,
+    mut queued: mpsc::UnboundedReceiver<(String, oneshot::Sender<std::io::Result<()>>)>,
+) {
+    let mut stdin = tokio::io::BufWriter::new(stdin);
+    let mut batch = Vec::new();
+    while let Some(first) = queued.recv().await {
+        let mut next = Some(first);
+        let mut written = Ok(());
+        while let Some((line, sent)) = next {
+            if written.is_ok() {
+                written = stdin.write_all(line.as_bytes()).await;
+            }
+            batch.push(sent);
+            next = queued.try_recv().ok();
+        }
+        if written.is_ok() {
+            written = stdin.flush().await;
+        }
+        for sent in batch.drain(..) {
+            let outcome = match &written {
+                Ok(()) => Ok(()),
+                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+            };
+            let _gone = sent.send(outcome);
+        }
+    }
 }
 
 /// Hands each answer line to whoever waits for its id, malformed or not (the waiter reports

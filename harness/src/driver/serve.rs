@@ -14,7 +14,7 @@ use crate::protocol::{Request, Response, SdkError, SdkErrorKind, line_id};
 pub async fn serve(
     driver: Arc<dyn Driver>,
     input: impl AsyncRead + Unpin,
-    mut output: impl AsyncWrite + Unpin,
+    output: impl AsyncWrite + Unpin,
 ) -> std::io::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Response>();
     let mut lines = BufReader::new(input).lines();
@@ -50,10 +50,17 @@ pub async fn serve(
         Ok::<_, std::io::Error>(())
     };
     let writing = async move {
+        // Answers that finished together go out in one write: a burst of N coalesced
+        // refreshes is then a few writes, not N (each flush is a system call).
+        let mut output = tokio::io::BufWriter::new(output);
         while let Some(response) = rx.recv().await {
-            let mut line = serde_json::to_string(&response).map_err(std::io::Error::other)?;
-            line.push('\n');
-            output.write_all(line.as_bytes()).await?;
+            let mut next = Some(response);
+            while let Some(response) = next {
+                let mut line = serde_json::to_string(&response).map_err(std::io::Error::other)?;
+                line.push('\n');
+                output.write_all(line.as_bytes()).await?;
+                next = rx.try_recv().ok();
+            }
             output.flush().await?;
         }
         Ok::<_, std::io::Error>(())
