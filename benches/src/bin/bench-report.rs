@@ -1,4 +1,5 @@
-//! `bench-report`: turns the results of `cargo bench -p prelude-benches` (criterion estimates
+//! `bench-report`: turns the results of `cargo bench -p prelude-benches` and of `prelude-conformance
+//! bench` / `bench server` (criterion estimates
 //! and `target/bench-results/*.json`) into `docs/benchmarks.md` and a latency chart
 //! `docs/benchmarks-latency.svg`. Run by `scripts/bench-report.sh`.
 
