@@ -362,3 +362,42 @@ fn bench_through_an_adapter_writes_json_markdown_and_a_chart_and_exits_zero_when
             .starts_with("<svg")
     );
 }
+
+#[test]
+fn bench_server_loads_a_running_server_by_url_and_reports_it_clean() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime
+        .block_on(prelude_mock_server::MockServer::start())
+        .expect("server starts");
+    let out = scratch("bench-server");
+    let output = cli()
+        .args([
+            "bench",
+            "server",
+            "--smoke",
+            "--server-cores",
+            "1",
+            "--name",
+            "remote",
+        ])
+        .args(["--url", server.url()])
+        .arg("--out-dir")
+        .arg(&out)
+        .output()
+        .expect("the CLI runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("remote.json")).expect("json written"))
+            .expect("json parses");
+    assert_eq!(report["target"], server.url());
+    assert_eq!(report["ceiling"]["cores"], 1);
+    for level in report["levels"].as_array().expect("levels") {
+        assert!(level["refreshes"].as_u64() > Some(0), "{level}");
+        assert_eq!(level["reuse_detected"], 0);
+    }
+}

@@ -114,7 +114,16 @@ struct SdkArgs {
 
 #[derive(Args)]
 struct ServerArgs {
-    /// Base URL of a server offering the control API (default: a fresh mock per scenario).
+    #[command(flatten)]
+    remote: Remote,
+    #[command(flatten)]
+    common: Common,
+}
+
+/// A server of the user's, instead of a mock of the command's own.
+#[derive(Args)]
+struct Remote {
+    /// Base URL of a server offering the control API (default: a fresh mock).
     #[arg(long)]
     url: Option<String>,
     /// Bearer token for its control API.
@@ -123,8 +132,21 @@ struct ServerArgs {
     /// PEM certificate to trust (a server started with `prelude-mock --tls`).
     #[arg(long, value_name = "FILE")]
     ca_cert: Option<PathBuf>,
-    #[command(flatten)]
-    common: Common,
+}
+
+impl Remote {
+    /// The certificate to trust, read from `--ca-cert`.
+    fn tls(&self) -> Result<Option<TlsInfo>, String> {
+        let Some(path) = &self.ca_cert else {
+            return Ok(None);
+        };
+        Ok(Some(TlsInfo {
+            cert_pem: std::fs::read_to_string(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+            cert_path: path.clone(),
+            spki_sha256: None,
+        }))
+    }
 }
 
 #[derive(Args)]
@@ -164,15 +186,8 @@ enum BenchCommand {
 
 #[derive(Args)]
 struct BenchServerArgs {
-    /// Base URL of a server offering the control API (default: a mock started by the bench).
-    #[arg(long)]
-    url: Option<String>,
-    /// Bearer token for its control API.
-    #[arg(long, env = "PRELUDE_MOCK_CONTROL_TOKEN")]
-    control_token: Option<String>,
-    /// PEM certificate to trust (a server started with `prelude-mock --tls`).
-    #[arg(long, value_name = "FILE")]
-    ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    remote: Remote,
     /// Concurrent clients per level, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
     clients: Vec<usize>,
@@ -295,19 +310,18 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
             suite.plan_server().into_iter().map(|s| (s, None)).collect();
         return Ok(list(&suite, &plan, true));
     }
-    let target = match args.url {
-        Some(url) => {
-            let tls = match &args.ca_cert {
-                Some(path) => Some(tls_info(path)?),
-                None => None,
-            };
-            ServerTarget::Remote {
-                control: ControlClient::new(&url, args.control_token.map(Into::into), tls.as_ref())
-                    .map_err(|e| e.to_string())?,
-                base_url: url,
-                tls,
-            }
-        }
+    let tls = args.remote.tls()?;
+    let target = match args.remote.url {
+        Some(url) => ServerTarget::Remote {
+            control: ControlClient::new(
+                &url,
+                args.remote.control_token.map(Into::into),
+                tls.as_ref(),
+            )
+            .map_err(|e| e.to_string())?,
+            base_url: url,
+            tls,
+        },
         None => ServerTarget::FreshMock,
     };
     let report = suite.run_server(target).await;
@@ -376,12 +390,9 @@ fn run_bench_server(args: BenchServerArgs) -> Result<ExitCode, String> {
     if let Some(cores) = args.server_cores {
         bench = bench.server_cores(cores);
     }
-    if let Some(url) = &args.url {
-        let tls = match &args.ca_cert {
-            Some(path) => Some(tls_info(path)?),
-            None => None,
-        };
-        bench = bench.url(url, args.control_token.map(Into::into), tls);
+    let tls = args.remote.tls()?;
+    if let Some(url) = &args.remote.url {
+        bench = bench.url(url, args.remote.control_token.map(Into::into), tls);
     }
     // The bench builds runtimes of its own, pinned to their cores: not from inside this one.
     let report = std::thread::spawn(move || bench.run())
@@ -426,14 +437,6 @@ fn write_bench(
     }
     eprintln!("results: {}", dir.join(format!("{stem}.json")).display());
     Ok(())
-}
-
-fn tls_info(path: &Path) -> Result<TlsInfo, String> {
-    Ok(TlsInfo {
-        cert_pem: std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
-        cert_path: path.to_owned(),
-        spki_sha256: None,
-    })
 }
 
 /// `--list`: every scenario of the run's kind, and what the run would do with it.
