@@ -41,6 +41,12 @@ async fn the_reference_client_sends_one_refresh_per_burst_at_every_size() {
     let text = markdown(std::slice::from_ref(&report));
     assert!(text.contains("| 200 | 2 | 1 | 0 | 0 |"), "{text}");
     assert!(svg(std::slice::from_ref(&report)).starts_with("<svg"));
+    let both = markdown(&[report.clone(), report.clone()]);
+    assert!(
+        both.contains("| p99 at N = 200 (ms) | refreshes per burst | coalesced |"),
+        "several reports open with a side-by-side table: {both}"
+    );
+    assert!(both.contains(" 1 | yes |"), "{both}");
 }
 
 #[test]

@@ -16,6 +16,9 @@ const COLOURS: [&str; 6] = [
 /// the largest N they all ran, and the verdicts.
 pub fn markdown(reports: &[SdkReport]) -> String {
     let mut md = String::new();
+    if reports.len() > 1 {
+        side_by_side(&mut md, reports);
+    }
     for report in reports {
         let _ = writeln!(
             md,
@@ -83,6 +86,43 @@ pub fn markdown(reports: &[SdkReport]) -> String {
         );
     }
     md
+}
+
+/// One row per report: p99 at every size, and the verdict.
+fn side_by_side(md: &mut String, reports: &[SdkReport]) {
+    let mut sizes: Vec<usize> = reports
+        .iter()
+        .flat_map(|r| r.sizes.iter().map(|s| s.callers))
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let _ = write!(md, "| SDK, driver | one caller (ms) |");
+    for n in &sizes {
+        let _ = write!(md, " p99 at N = {} (ms) |", thousands(*n));
+    }
+    let _ = writeln!(md, " refreshes per burst | coalesced |");
+    let _ = writeln!(md, "|---|---:|{}---:|---|", "---:|".repeat(sizes.len()));
+    for report in reports {
+        let _ = write!(md, "| {} | {:.2} |", report.label, report.single_ms);
+        for n in &sizes {
+            match report.sizes.iter().find(|s| s.callers == *n) {
+                Some(row) => {
+                    let _ = write!(md, " {:.2} |", row.p99_ms);
+                }
+                None => md.push_str(" not run |"),
+            }
+        }
+        let (min, max) = report.sizes.iter().fold((u64::MAX, 0), |(lo, hi), s| {
+            (lo.min(s.refreshes_min), hi.max(s.refreshes_max))
+        });
+        let _ = writeln!(
+            md,
+            " {} | {} |",
+            range(min, max),
+            if report.coalesced() { "yes" } else { "no" }
+        );
+    }
+    md.push('\n');
 }
 
 fn range(min: u64, max: u64) -> String {
