@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use prelude_benches::contention::{Bench, Burst, Strategy, percentile};
+use prelude_benches::contention::{Bench, Burst, Strategy};
 use prelude_benches::{Mode, results_dir};
+use prelude_conformance::bench::quantile;
 use serde_json::json;
 
 fn ms(d: Duration) -> f64 {
@@ -55,9 +56,9 @@ fn main() -> Result<(), prelude_benches::BenchError> {
             let mut walls: Vec<Duration> = bursts.iter().map(|b| b.wall).collect();
             walls.sort();
             let (p50, p99, wall) = (
-                percentile(&latencies, 0.5),
-                percentile(&latencies, 0.99),
-                percentile(&walls, 0.5),
+                quantile(&latencies, 0.5),
+                quantile(&latencies, 0.99),
+                quantile(&walls, 0.5),
             );
             if strategy == Strategy::SingleFlight && callers == 1 {
                 single = Some(p50);
@@ -74,7 +75,7 @@ fn main() -> Result<(), prelude_benches::BenchError> {
                     floors.extend(runtime.block_on(Bench::floor(callers, base))?);
                 }
                 floors.sort();
-                Some(percentile(&floors, 0.99))
+                Some(quantile(&floors, 0.99))
             } else {
                 None
             };

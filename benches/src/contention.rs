@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use prelude_conformance::bench::{floor, release};
+use prelude_conformance::bench::{floor, refreshes_and_reuse, release};
 use prelude_mock_server::{MockServer, Route};
 use prelude_session::SessionClient;
 use serde::Serialize;
@@ -68,15 +68,6 @@ pub struct Burst {
     pub latencies: Vec<Duration>,
 }
 
-/// The `q` quantile (0..=1) of sorted latencies.
-pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 /// Everything a burst needs, prepared before the clock starts.
 pub struct Bench {
     server: MockServer,
@@ -114,12 +105,7 @@ impl Bench {
             .control()
             .journal(0, Some(Route::Refresh))
             .await?;
-        let distinct: std::collections::HashSet<_> = journal
-            .iter()
-            .filter_map(|e| e.refresh_token.as_ref())
-            .collect();
-        let presented = journal.iter().filter(|e| e.refresh_token.is_some()).count();
-        Ok((journal.len() as u64, (presented - distinct.len()) as u64))
+        Ok(refreshes_and_reuse(&journal))
     }
 
     async fn fresh_session(&self) -> Result<RawSession, BenchError> {

@@ -21,6 +21,8 @@ mod server;
 
 use std::time::Duration;
 
+use prelude_mock_server::JournalEntry;
+
 pub use ceiling::{CryptoCeiling, Pinning};
 pub use floor::{Finished, floor, release};
 pub use render::{Series, loglog, markdown, server_markdown, svg};
@@ -30,12 +32,27 @@ pub use server::{LevelRow, ServerBench, ServerReport};
 use crate::{Error, ErrorKind};
 
 /// The `q` quantile (0..=1) of sorted durations (nearest rank).
-pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
     let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Refresh requests in `journal` (entries of the refresh route), and how many of them
+/// presented a token an earlier one had already presented: the two counts a burst is
+/// judged by.
+pub fn refreshes_and_reuse(journal: &[JournalEntry]) -> (u64, u64) {
+    let presented: Vec<&String> = journal
+        .iter()
+        .filter_map(|e| e.refresh_token.as_ref())
+        .collect();
+    let distinct: std::collections::HashSet<&&String> = presented.iter().collect();
+    (
+        journal.len() as u64,
+        (presented.len() - distinct.len()) as u64,
+    )
 }
 
 /// Milliseconds as a float, for reports.

@@ -18,7 +18,7 @@ use prelude_mock_server::{Fault, FaultAction, MockServer, Route};
 use serde::{Deserialize, Serialize};
 
 use super::floor::{Finished, floor, release};
-use super::{bench_error, machine, ms, progress, quantile};
+use super::{bench_error, machine, ms, progress, quantile, refreshes_and_reuse};
 use crate::protocol::{ClientConfig, MAIN_CLIENT, Op, SdkInfo};
 use crate::runner::{scratch_dir, unix_now};
 use crate::{Driver, Error};
@@ -114,10 +114,11 @@ impl SdkBench {
     pub async fn run(&self, driver: Arc<dyn Driver>, label: &str) -> Result<SdkReport, Error> {
         let hello = driver.hello().clone();
         let cap = hello.max_in_flight.map(|c| c as usize);
+        // Ascending, with N = 1 first: its latency is the floor's delay for every size.
         let mut sizes: Vec<usize> = self.sizes.clone();
-        if !sizes.contains(&1) {
-            sizes.insert(0, 1);
-        }
+        sizes.push(1);
+        sizes.sort_unstable();
+        sizes.dedup();
         let (sizes, skipped): (Vec<usize>, Vec<usize>) =
             sizes.into_iter().partition(|n| cap.is_none_or(|c| *n <= c));
         let stagger = self.stagger.map(|n| cap.map_or(n, |c| n.min(c)));
@@ -266,18 +267,7 @@ impl Client<'_> {
 
     async fn burst(&mut self, callers: usize) -> Result<Burst, Error> {
         self.prepare().await?;
-        let driver = self.driver.clone();
-        let finished = release(callers, move |_, _| {
-            let driver = driver.clone();
-            async move {
-                driver
-                    .call(MAIN_CLIENT.to_owned(), Op::Refresh)
-                    .await
-                    .is_ok()
-            }
-        })
-        .await?;
-        self.count(finished, |_| Duration::ZERO).await
+        self.run_callers(callers, |_| Duration::ZERO).await
     }
 
     /// `callers` arrive evenly over `2 × hold` while the server holds the refresh for `hold`.
@@ -295,20 +285,11 @@ impl Client<'_> {
             .add_fault(&fault)
             .await
             .map_err(bench_error)?;
-        let arrival = move |i: usize| (hold * 2).mul_f64(i as f64 / callers as f64);
-        let driver = self.driver.clone();
-        let finished = release(callers, move |i, released| {
-            let driver = driver.clone();
-            async move {
-                tokio::time::sleep_until((released + arrival(i)).into()).await;
-                driver
-                    .call(MAIN_CLIENT.to_owned(), Op::Refresh)
-                    .await
-                    .is_ok()
-            }
-        })
-        .await?;
-        let burst = self.count(finished, arrival).await;
+        let burst = self
+            .run_callers(callers, move |i| {
+                (hold * 2).mul_f64(i as f64 / callers as f64)
+            })
+            .await;
         // A hold no refresh consumed must not delay the next burst.
         self.server
             .control()
@@ -316,6 +297,31 @@ impl Client<'_> {
             .await
             .map_err(bench_error)?;
         burst
+    }
+
+    /// Releases `callers` refresh calls, caller `i` at `arrival(i)` after the release (at
+    /// once when that is zero), and counts the outcome.
+    async fn run_callers(
+        &mut self,
+        callers: usize,
+        arrival: impl Fn(usize) -> Duration + Copy + Send + Sync + 'static,
+    ) -> Result<Burst, Error> {
+        let driver = self.driver.clone();
+        let finished = release(callers, move |i, released| {
+            let driver = driver.clone();
+            async move {
+                let offset = arrival(i);
+                if !offset.is_zero() {
+                    tokio::time::sleep_until((released + offset).into()).await;
+                }
+                driver
+                    .call(MAIN_CLIENT.to_owned(), Op::Refresh)
+                    .await
+                    .is_ok()
+            }
+        })
+        .await?;
+        self.count(finished, arrival).await
     }
 
     /// The burst's outcome from the callers and the server's journal; a burst that failed a
@@ -339,14 +345,10 @@ impl Client<'_> {
             .journal(0, Some(Route::Refresh))
             .await
             .map_err(bench_error)?;
-        let presented: Vec<_> = journal
-            .iter()
-            .filter_map(|e| e.refresh_token.as_ref())
-            .collect();
-        let distinct: std::collections::HashSet<_> = presented.iter().collect();
+        let (refreshes, reused) = refreshes_and_reuse(&journal);
         let burst = Burst {
-            refreshes: journal.len() as u64,
-            reused: (presented.len() - distinct.len()) as u64,
+            refreshes,
+            reused,
             failed: (finished.len() - succeeded) as u64,
             wall,
             latencies,

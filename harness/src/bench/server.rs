@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
 use prelude_mock_server::proof::ProofKey;
@@ -331,10 +331,9 @@ fn http_client(tls: Option<&TlsInfo>) -> Result<reqwest::Client, Error> {
     builder.build().map_err(bench_error)
 }
 
+/// Unix seconds for proofs' `iat` (the server under load runs on the system clock).
 fn unix_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    i64::try_from(unix_now()).unwrap_or(i64::MAX)
 }
 
 /// One session under load: its key, current token and the server's last nonce.
