@@ -54,7 +54,10 @@ pub use error::{Error, ErrorKind};
 pub use expectations::ExpectedFailures;
 pub use features::{Filter, Scenario};
 pub use protocol::{Capability, ClientConfig, Hello, Op, SdkError, SdkInfo};
-pub use report::{Diagnostics, Outcome, RunReport, ScenarioResult, Summary, compare, junit};
+pub use report::{
+    Diagnostics, Outcome, RunReport, ScenarioResult, StepRecord, StepStatus, Summary, compare,
+    compare_html, html, junit,
+};
 pub use runner::{ServerTarget, Suite};
 pub use steps::{StepError, StepResult, Who, ensure};
 pub use world::{Answer, World};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use cucumber::event::{Retries, ScenarioFinished};
+use cucumber::event::Retries;
 use cucumber::runner::basic::RetryOptions;
 use cucumber::{World as _, gherkin};
 use futures_util::FutureExt;
@@ -24,7 +24,7 @@ use crate::features::{self, Filter, Parsed, Scenario, id_of};
 use crate::protocol::{Hello, SdkInfo};
 use crate::report::{Outcome, RunReport, ScenarioResult};
 use crate::world::World;
-use crate::writer::{self, Conformance, NotRun};
+use crate::writer::{self, Conformance, Evidence, NotRun};
 
 /// Which server a server-side run attacks.
 #[derive(Debug)]
@@ -239,10 +239,12 @@ impl Suite {
             }
         }
         let stop = self.fail_fast.then(|| Arc::new(AtomicBool::new(false)));
+        let evidence = Evidence::default();
         let writer = Conformance::new(
             catalogue,
             self.expected.clone(),
             stop.clone(),
+            evidence.clone(),
             run.len(),
             self.progress,
         );
@@ -267,14 +269,16 @@ impl Suite {
                 let context = before.clone();
                 async move { context.prepare(world).await }.boxed_local()
             })
-            .after(|_feature, _rule, _scenario, finished, world| {
-                let failed = matches!(
-                    finished,
-                    ScenarioFinished::StepFailed(..) | ScenarioFinished::BeforeHookFailed(_)
-                );
+            .after(move |feature, _rule, scenario, _finished, world| {
+                let id = id_of(feature, scenario);
+                let evidence = evidence.clone();
                 async move {
                     if let Some(world) = world {
-                        world.gather_diagnostics(failed).await;
+                        let diagnostics = world.gather_diagnostics().await;
+                        evidence
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(id, diagnostics);
                         world.teardown().await;
                     }
                 }

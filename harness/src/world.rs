@@ -75,8 +75,6 @@ pub struct World {
     pub(crate) answers: Vec<RawAnswer>,
     /// The last proof a raw request carried (for replays).
     pub(crate) last_proof: Option<String>,
-    /// A failed scenario's evidence, gathered by the runner's `after` hook.
-    pub(crate) diagnostics: Option<Diagnostics>,
 }
 
 impl fmt::Debug for World {
@@ -114,7 +112,6 @@ impl World {
             raw: None,
             answers: Vec::new(),
             last_proof: None,
-            diagnostics: None,
         }
     }
 
@@ -130,20 +127,17 @@ impl World {
         self.http = crate::raw::http(tls);
     }
 
-    /// Keeps what a failed scenario's author needs (the server's journal, the SDK's log),
-    /// while the server still runs. The SDK's log is taken either way, so the next scenario
-    /// starts with its own.
-    pub(crate) async fn gather_diagnostics(&mut self, failed: bool) {
-        let log = self
+    /// What the scenario's report shows beside its steps (the server's journal, the SDK's
+    /// log), taken while the server still runs, so the next scenario starts with its own log.
+    pub(crate) async fn gather_diagnostics(&mut self) -> Diagnostics {
+        let adapter_stderr = self
             .driver
             .as_ref()
             .map(|lease| lease.driver().take_log())
             .unwrap_or_default();
-        if failed {
-            self.diagnostics = Some(Diagnostics {
-                journal: self.whole_journal(None).await.unwrap_or_default(),
-                adapter_stderr: log,
-            });
+        Diagnostics {
+            journal: self.whole_journal(None).await.unwrap_or_default(),
+            adapter_stderr,
         }
     }
 

@@ -24,7 +24,7 @@ use cucumber::{Event, Writer, parser};
 
 use crate::expectations::ExpectedFailures;
 use crate::features::{Scenario, id_of};
-use crate::report::{Diagnostics, Outcome, ScenarioResult};
+use crate::report::{Diagnostics, Outcome, ScenarioResult, StepRecord, StepStatus};
 use crate::steps::SKIP_MARK;
 use crate::world::World;
 
@@ -41,6 +41,7 @@ pub(crate) struct Conformance {
     /// Set on the first unexpected failure when fail-fast is on.
     stop: Option<Arc<AtomicBool>>,
     running: HashMap<String, Attempts>,
+    evidence: Evidence,
     results: Vec<ScenarioResult>,
     total: usize,
     progress: bool,
@@ -56,16 +57,22 @@ struct Attempts {
     retryable: bool,
     /// The first failed attempt's failure, once an attempt failed and was retried.
     first_failure: Option<(String, String)>,
-    /// The current attempt's evidence (journal, adapter stderr), when it failed.
-    diagnostics: Option<Diagnostics>,
+    /// The current attempt's steps, and when the running one started.
+    steps: Vec<StepRecord>,
+    step_began: Instant,
     attempts: usize,
 }
+
+/// What the runner's `after` hook leaves for the writer, per scenario id: the journal and the
+/// adapter's stderr of its last attempt. (Cucumber's `Finished` event carries no world.)
+pub(crate) type Evidence = Arc<std::sync::Mutex<HashMap<String, Diagnostics>>>;
 
 impl Conformance {
     pub(crate) fn new(
         catalogue: Arc<HashMap<String, Scenario>>,
         expected: ExpectedFailures,
         stop: Option<Arc<AtomicBool>>,
+        evidence: Evidence,
         total: usize,
         progress: bool,
     ) -> Self {
@@ -74,6 +81,7 @@ impl Conformance {
             expected,
             stop,
             running: HashMap::new(),
+            evidence,
             results: Vec::new(),
             total,
             progress,
@@ -85,7 +93,13 @@ impl Conformance {
         self.results
     }
 
-    fn scenario(&mut self, id: String, event: event::Scenario<World>, retries: Option<Retries>) {
+    fn scenario(
+        &mut self,
+        id: String,
+        steps: impl FnOnce() -> Vec<StepRecord>,
+        event: event::Scenario<World>,
+        retries: Option<Retries>,
+    ) {
         match event {
             event::Scenario::Started => {
                 let attempts = self.running.entry(id).or_insert_with(|| Attempts {
@@ -93,10 +107,24 @@ impl Conformance {
                     failure: None,
                     retryable: false,
                     first_failure: None,
-                    diagnostics: None,
+                    steps: Vec::new(),
+                    step_began: Instant::now(),
                     attempts: 0,
                 });
                 attempts.attempts += 1;
+                attempts.steps = steps();
+            }
+            event::Scenario::Background(_, event::Step::Started)
+            | event::Scenario::Step(_, event::Step::Started) => {
+                if let Some(attempts) = self.running.get_mut(&id) {
+                    attempts.step_began = Instant::now();
+                }
+            }
+            event::Scenario::Background(step, event::Step::Passed(..))
+            | event::Scenario::Step(step, event::Step::Passed(..)) => {
+                if let Some(attempts) = self.running.get_mut(&id) {
+                    attempts.mark(&step.value, StepStatus::Passed);
+                }
             }
             event::Scenario::Hook(kind, event::Hook::Failed(_, info)) => {
                 let step = match kind {
@@ -110,19 +138,21 @@ impl Conformance {
                 };
                 self.fail(&id, step, message, true);
             }
-            event::Scenario::Background(step, event::Step::Failed(_, _, world, error))
-            | event::Scenario::Step(step, event::Step::Failed(_, _, world, error)) => {
+            event::Scenario::Background(step, event::Step::Failed(_, _, _, error))
+            | event::Scenario::Step(step, event::Step::Failed(_, _, _, error)) => {
                 // Cucumber retries every failed step, an ambiguous one too.
                 self.fail(&id, &step.value, step_error_text(&error), true);
-                // The `after` hook has run by now and left its evidence in the world.
                 if let Some(attempts) = self.running.get_mut(&id) {
-                    attempts.diagnostics = world.and_then(|w| w.diagnostics.clone());
+                    attempts.mark(&step.value, StepStatus::Failed);
                 }
             }
             event::Scenario::Background(step, event::Step::Skipped)
             | event::Scenario::Step(step, event::Step::Skipped) => {
                 let message = "undefined step: no step definition matches it".to_owned();
                 self.fail(&id, &step.value, message, false);
+                if let Some(attempts) = self.running.get_mut(&id) {
+                    attempts.mark(&step.value, StepStatus::Undefined);
+                }
             }
             event::Scenario::Finished => self.finish(id, retries),
             _ => {}
@@ -151,7 +181,11 @@ impl Conformance {
         let Some(attempts) = self.running.remove(&id) else {
             return;
         };
-        let diagnostics = attempts.diagnostics;
+        let diagnostics = self
+            .evidence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
         let outcome = match (attempts.failure, attempts.first_failure) {
             (Some((_, message)), _) if message.starts_with(SKIP_MARK) => Outcome::Skipped {
                 reason: message[SKIP_MARK.len()..].to_owned(),
@@ -182,15 +216,12 @@ impl Conformance {
                 needs: Vec::new(),
                 outcome,
                 duration_ms,
+                steps: Vec::new(),
                 diagnostics: None,
             },
         };
-        if matches!(
-            result.outcome,
-            Outcome::Failed { .. } | Outcome::ExpectedFailure { .. }
-        ) {
-            result.diagnostics = diagnostics;
-        }
+        result.steps = attempts.steps;
+        result.diagnostics = diagnostics;
         if self.progress {
             eprint!(
                 "[{}/{}] {}",
@@ -229,8 +260,48 @@ pub(crate) fn result(scenario: &Scenario, outcome: Outcome, duration_ms: u64) ->
         needs: scenario.needs().map(str::to_owned).collect(),
         outcome,
         duration_ms,
+        steps: Vec::new(),
         diagnostics: None,
     }
+}
+
+impl Attempts {
+    /// Records how a step ended. Steps are told apart by text, the first one not yet
+    /// finished, so a repeated sentence marks its own line.
+    fn mark(&mut self, text: &str, status: StepStatus) {
+        let Some(step) = self
+            .steps
+            .iter_mut()
+            .find(|s| s.text == text && s.duration_ms.is_none())
+        else {
+            return;
+        };
+        step.status = status;
+        step.duration_ms =
+            Some(u64::try_from(self.step_began.elapsed().as_millis()).unwrap_or(u64::MAX));
+    }
+}
+
+/// A scenario's steps before it runs: the feature's and the rule's background, then its own,
+/// all not run yet.
+fn planned_steps(
+    feature: &cucumber::gherkin::Feature,
+    rule: Option<&cucumber::gherkin::Rule>,
+    scenario: &cucumber::gherkin::Scenario,
+) -> Vec<StepRecord> {
+    let background =
+        |b: Option<&cucumber::gherkin::Background>| b.map(|b| b.steps.clone()).unwrap_or_default();
+    background(feature.background.as_ref())
+        .into_iter()
+        .chain(background(rule.and_then(|r| r.background.as_ref())))
+        .chain(scenario.steps.iter().cloned())
+        .map(|step| StepRecord {
+            keyword: step.keyword.trim().to_owned(),
+            text: step.value,
+            status: StepStatus::NotRun,
+            duration_ms: None,
+        })
+        .collect()
 }
 
 fn step_error_text(error: &event::StepError) -> String {
@@ -260,19 +331,20 @@ impl Writer<World> for Conformance {
             // The features were parsed before the run; cucumber parses nothing itself.
             return;
         };
-        let (feature, retryable) = match event.value {
+        let (feature, rule, scenario, retryable) = match event.value {
             event::Cucumber::Feature(feature, event::Feature::Scenario(scenario, retryable)) => {
-                (feature, (scenario, retryable))
+                (feature, None, scenario, retryable)
             }
             event::Cucumber::Feature(
                 feature,
-                event::Feature::Rule(_, event::Rule::Scenario(scenario, retryable)),
-            ) => (feature, (scenario, retryable)),
+                event::Feature::Rule(rule, event::Rule::Scenario(scenario, retryable)),
+            ) => (feature, Some(rule), scenario, retryable),
             _ => return,
         };
-        let (scenario, event::RetryableScenario { event, retries }) = retryable;
+        let event::RetryableScenario { event, retries } = retryable;
         let id = id_of(&feature, &scenario);
-        self.scenario(id, event, retries);
+        let steps = || planned_steps(&feature, rule.as_deref(), &scenario);
+        self.scenario(id, steps, event, retries);
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use prelude_conformance::RunReport;
+use prelude_conformance::{RunReport, StepStatus};
 
 fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_prelude-conformance"))
@@ -162,9 +162,27 @@ fn a_failed_scenario_shows_the_server_journal_and_the_adapter_stderr() {
             .any(|e| e.path == "/v1/session/revoke" && e.status == Some(204))
     );
     assert_eq!(diagnostics.adapter_stderr, ["adapter-starting"]);
+    let failing = failed
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+        .count();
+    assert_eq!(failing, 1, "its failing step is marked: {:?}", failed.steps);
+    let passed = &report.scenarios[1];
     assert!(
-        report.scenarios[1].diagnostics.is_none(),
-        "a passing scenario carries none"
+        passed
+            .diagnostics
+            .as_ref()
+            .is_some_and(|d| !d.journal.is_empty()),
+        "a passing scenario keeps its journal too, for the HTML report"
+    );
+    assert!(passed.steps.iter().all(|s| s.status == StepStatus::Passed));
+    let html = std::fs::read_to_string(reports.join("run.html")).expect("the HTML report");
+    assert!(html.contains("Needs a look"), "the failure is listed first");
+    assert!(
+        html.matches("class=\"chip ").count()
+            >= failed.diagnostics.as_ref().map_or(0, |d| d.journal.len()),
+        "every request of the failed scenario is drawn"
     );
 }
 

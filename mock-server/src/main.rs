@@ -137,6 +137,7 @@ async fn run(cli: Cli) -> Result<()> {
             "base_url": server.url(),
             "api_url": server.api_url(),
             "control_url": server.control_url(),
+            "dashboard_url": server.dashboard_url(),
             "ca_cert": tls.as_ref().map(|t| t.cert_path.display().to_string()),
             "spki_sha256": tls.as_ref().and_then(|t| t.spki_sha256.clone()),
         });
@@ -156,6 +157,7 @@ async fn run(cli: Cli) -> Result<()> {
 fn print_banner(server: &MockServer) {
     println!("Prelude API:  {}", server.api_url());
     println!("Control API:  {}", server.control_url());
+    println!("Dashboard:    {}", server.dashboard_url());
     if let Some(tls) = server.tls() {
         println!("Certificate:  {}", tls.cert_path.display());
         if let Some(spki) = &tls.spki_sha256 {

@@ -238,9 +238,10 @@ impl MockServerBuilder {
         let control =
             ControlClient::new(&url, self.config.control_token.clone(), tls_info.as_ref())?;
         let (shutdown, signal) = oneshot::channel();
+        let events = state.events.clone();
         let app = crate::routes::build(state);
         let limits = self.config.limits.clone();
-        let task = tokio::spawn(serve(listener, app, acceptor, limits, signal));
+        let task = tokio::spawn(serve(listener, app, acceptor, limits, signal, events));
         Ok(MockServer {
             url,
             addr,
@@ -314,6 +315,12 @@ impl MockServer {
         format!("{}/__mock", self.url)
     }
 
+    /// The live dashboard: users, sessions and their token chains, the journal as it grows,
+    /// and forms for policy, clock and faults. Open it in a browser.
+    pub fn dashboard_url(&self) -> String {
+        format!("{}/__mock/ui/", self.url)
+    }
+
     /// The bound socket address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -355,6 +362,7 @@ async fn serve(
     tls: Option<tokio_rustls::TlsAcceptor>,
     limits: Limits,
     mut shutdown: oneshot::Receiver<()>,
+    events: crate::control::events::Events,
 ) {
     let graceful = GracefulShutdown::new();
     let (stop, stopping) = watch::channel(false);
@@ -394,6 +402,8 @@ async fn serve(
     }
     drop(listener);
     let _ = stop.send(true);
+    // Event streams never finish on their own.
+    events.close();
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(Duration::from_secs(5)) => tracing::warn!("shutdown timed out"),

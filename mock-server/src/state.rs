@@ -32,6 +32,7 @@ pub(crate) struct Shared {
     pub(crate) nonces: NonceSource,
     pub(crate) journal: Journal,
     pub(crate) faults: Faults,
+    pub(crate) events: crate::control::events::Events,
 }
 
 /// Handle to the shared state.
@@ -72,6 +73,7 @@ impl AppState {
             nonces: NonceSource::new(),
             journal: Journal::new(config.limits.journal_capacity),
             faults: Faults::default(),
+            events: crate::control::events::Events::default(),
         }));
         state.seed()?;
         Ok(state)

@@ -72,7 +72,9 @@ async fn the_binary_prints_its_urls_serves_and_stops_on_sigint() {
     let running = Running::start(&["--port", "0", "--user", "cli@example.com:pw"]);
     let api = url_of(&running.line(), "Prelude API:");
     let control = url_of(&running.line(), "Control API:");
+    let dashboard = url_of(&running.line(), "Dashboard:");
     assert!(api.ends_with("/v1/session") && control.ends_with("/__mock"));
+    assert_eq!(dashboard, format!("{control}/ui/"));
     let body = reqwest::get(format!("{control}/users"))
         .await
         .expect("control")

@@ -219,7 +219,7 @@ async fn no_token_password_or_key_is_printed_logged_journaled_or_reported() {
         "the broken variant fails, with diagnostics"
     );
     report.write(&dir, "secrets").expect("reports written");
-    let reports = ["secrets.json", "secrets.junit.xml"]
+    let reports = ["secrets.json", "secrets.junit.xml", "secrets.html"]
         .iter()
         .map(|f| std::fs::read_to_string(dir.join(f)).expect("report"))
         .collect::<Vec<_>>()

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use prelude_conformance::bench::{self, SdkBench, ServerBench};
 use prelude_conformance::{
     Adapter, Driver, Drivers, ExpectedFailures, Filter, InProcess, RunReport, Scenario,
-    ServerTarget, Suite, compare,
+    ServerTarget, Suite, compare, compare_html,
 };
 use prelude_mock_server::{ControlClient, TlsInfo};
 
@@ -41,12 +41,13 @@ struct Cli {
 enum Command {
     /// Attack a server (forged, replayed, mis-bound, stale proofs; reused refresh tokens).
     Server(ServerArgs),
-    /// Compare JSON result files scenario by scenario, as a Markdown table.
+    /// Compare JSON result files scenario by scenario: a Markdown table, or an HTML matrix
+    /// when the output file ends in `.html` (its cells link to each run's `<stem>.html`).
     Compare {
         /// Result files written by earlier runs.
         #[arg(required = true)]
         results: Vec<PathBuf>,
-        /// Write the table here instead of stdout.
+        /// Write the table here instead of stdout (`.html`: the HTML matrix).
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
@@ -88,7 +89,7 @@ struct Common {
     /// nothing.
     #[arg(long)]
     list: bool,
-    /// Where to write `<report name>.json` and `<report name>.junit.xml`.
+    /// Where to write `<report name>.json`, `.junit.xml` and `.html`.
     #[arg(long, value_name = "DIR", default_value = "target/conformance")]
     report_dir: PathBuf,
     /// Report file stem (default: derived from the SDK name).
@@ -482,6 +483,10 @@ fn finish(report: &RunReport, common: &Common) -> Result<ExitCode, String> {
         "results: {}",
         common.report_dir.join(format!("{stem}.json")).display()
     );
+    eprintln!(
+        "report:  {}",
+        common.report_dir.join(format!("{stem}.html")).display()
+    );
     Ok(if report.is_success() {
         ExitCode::SUCCESS
     } else {
@@ -500,7 +505,12 @@ fn run_compare(results: &[PathBuf], output: Option<&Path>) -> Result<ExitCode, S
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
-    let table = compare(&runs);
+    let html = output.is_some_and(|p| p.extension().is_some_and(|e| e == "html"));
+    let table = if html {
+        compare_html(&runs).map_err(|e| e.to_string())?
+    } else {
+        compare(&runs)
+    };
     match output {
         Some(path) => {
             std::fs::write(path, table).map_err(|e| format!("{}: {e}", path.display()))?

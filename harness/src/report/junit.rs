@@ -103,6 +103,7 @@ mod tests {
             needs: Vec::new(),
             outcome,
             duration_ms: 5,
+            steps: Vec::new(),
             diagnostics: None,
         }
     }

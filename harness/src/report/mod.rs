@@ -1,10 +1,13 @@
 //! Results of a run and the reports made from them: console text, JUnit XML, a JSON result
-//! file per run (machine-comparable), and a Markdown table comparing several runs scenario
-//! by scenario.
+//! file per run (machine-comparable), a self-contained HTML page per run (steps and the
+//! server's journal of every scenario), and a Markdown table or an HTML matrix comparing
+//! several runs scenario by scenario.
 
 mod compare;
 mod diagnostics;
+mod html;
 mod junit;
+mod timeline;
 
 use std::path::Path;
 
@@ -12,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use compare::compare;
 pub use diagnostics::Diagnostics;
+pub use html::{compare_html, html};
 pub use junit::junit;
 
 use crate::error::{Error, ErrorKind};
@@ -136,9 +140,41 @@ pub struct ScenarioResult {
     pub outcome: Outcome,
     /// Wall time.
     pub duration_ms: u64,
-    /// For a failure: the server's journal and the adapter's stderr.
+    /// Its steps, background first, with how each ended (the last attempt's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
+    /// What the scenario's server saw (its journal) and the adapter's stderr; absent for a
+    /// scenario that never ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<Diagnostics>,
+}
+
+/// One step of a scenario as it ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// `Given`, `When`, `Then`, `And`, `But` or `*`.
+    pub keyword: String,
+    /// The step's text (an outline's placeholders filled in).
+    pub text: String,
+    /// How it ended.
+    pub status: StepStatus,
+    /// Wall time, for a step that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// How a step ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// It ran and passed.
+    Passed,
+    /// It failed (the scenario's outcome says why), or it was skipped as unsupported.
+    Failed,
+    /// No step definition matches it.
+    Undefined,
+    /// An earlier step failed, so it never ran.
+    NotRun,
 }
 
 impl ScenarioResult {
@@ -272,7 +308,8 @@ impl RunReport {
         )
     }
 
-    /// Writes `<stem>.json` and `<stem>.junit.xml` into `dir` (created if missing).
+    /// Writes `<stem>.json`, `<stem>.junit.xml` and `<stem>.html` into `dir` (created if
+    /// missing).
     pub fn write(&self, dir: &Path, stem: &str) -> Result<(), Error> {
         let io =
             |e: std::io::Error| Error::new(ErrorKind::Report, format!("{}: {e}", dir.display()));
@@ -281,6 +318,7 @@ impl RunReport {
             .map_err(|e| Error::new(ErrorKind::Report, e.to_string()))?;
         std::fs::write(dir.join(format!("{stem}.json")), json + "\n").map_err(io)?;
         std::fs::write(dir.join(format!("{stem}.junit.xml")), junit(self)).map_err(io)?;
+        std::fs::write(dir.join(format!("{stem}.html")), html(self)?).map_err(io)?;
         Ok(())
     }
 

@@ -42,6 +42,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/__mock/stats", get(stats))
         .route("/__mock/signing-keys/rotate", post(rotate_signing_key))
         .route("/__mock/reset", post(reset))
+        .merge(super::ui::router())
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {

@@ -59,6 +59,10 @@ pub(crate) fn build(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::http::cors::cors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::control::notify,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::control::guard::guard,
         ))
         // Outermost, so preflights answered by the CORS layer carry the virtual Date too.

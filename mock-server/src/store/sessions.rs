@@ -49,6 +49,7 @@ impl Session {
             revoked: self.revoked,
             created_at: self.created_at,
             expires_at: self.expires_at,
+            device: Some(self.view()),
         }
     }
 

@@ -56,4 +56,8 @@ pub struct SessionRecord {
     pub created_at: i64,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The device that logged in, as `me/list` shows it (`device_type`, `device_model`,
+    /// `os_version`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<SessionView>,
 }
