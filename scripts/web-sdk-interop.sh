@@ -49,5 +49,7 @@ cert=$(sed -n 's/^Certificate: *//p' "$log")
 
 "$bin/prelude-conformance" compare "$reports/reference-client.json" "$reports/web-sdk.json" \
   -o "$reports/web-sdk-comparison.md"
+"$bin/prelude-conformance" compare "$reports/reference-client.json" "$reports/web-sdk.json" \
+  -o "$reports/web-sdk-comparison.html"
 echo "comparison: $reports/web-sdk-comparison.md" >&2
 exit $status

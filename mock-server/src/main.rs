@@ -157,13 +157,13 @@ async fn run(cli: Cli) -> Result<()> {
 fn print_banner(server: &MockServer) {
     println!("Prelude API:  {}", server.api_url());
     println!("Control API:  {}", server.control_url());
-    println!("Dashboard:    {}", server.dashboard_url());
     if let Some(tls) = server.tls() {
         println!("Certificate:  {}", tls.cert_path.display());
         if let Some(spki) = &tls.spki_sha256 {
             println!("SPKI sha256:  {spki}");
         }
     }
+    println!("Dashboard:    {}", server.dashboard_url());
 }
 
 /// Ctrl-C or SIGTERM, listened for from the call on: it is made before the URLs are printed,

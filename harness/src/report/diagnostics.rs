@@ -1,6 +1,6 @@
-//! What a failed scenario leaves behind for its author: the mock server's journal (every
-//! request, what the server made of it) and the adapter's stderr. The JSON report keeps all
-//! of it; the console shows a compact excerpt.
+//! What a scenario leaves behind for its author: the mock server's journal (every request,
+//! what the server made of it) and the adapter's stderr. The JSON and HTML reports keep all of
+//! it for every scenario; the console shows a compact excerpt of a failure's.
 
 use std::fmt::Write as _;
 
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 const CONSOLE_ENTRIES: usize = 20;
 const CONSOLE_STDERR_LINES: usize = 10;
 
-/// Evidence from a failed scenario.
+/// Evidence from a scenario.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostics {
     /// Every request the scenario's server saw, oldest first (tokens appear only as
