@@ -77,6 +77,8 @@ test("a reused refresh token shows as a revoked session with its reused generati
   const card = page.locator(`[data-session="${client.sessionId}"]`);
   await card.locator(".badge.ended", { hasText: "refresh token reused" }).waitFor();
   assert.equal(await card.locator(".node.reused").count(), 1, "the generation presented twice");
+  assert.equal(await card.locator(".node.current").count(), 0, "a revoked session has no current token");
+  assert.equal(await card.locator(".node.ended").count(), 1);
   await page.locator("[data-testid=stats]", { hasText: "reuse detected 1" }).waitFor();
   await page.screenshot({ path: join(shots, "dashboard.png") });
 });

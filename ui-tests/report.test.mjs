@@ -48,7 +48,8 @@ test("the report of a failed run leads to the failed scenario's timeline in one 
   assert.equal(await scenario.locator("ol.steps li.failed").count(), 1, "its failing step is marked");
   // The rotation chain: the generation every caller presented is marked reused.
   await scenario.locator(".chain .node.reused").first().waitFor();
-  assert.match(await scenario.locator(".chain .ended").first().textContent(), /presented again/);
+  assert.match(await scenario.locator(".chain .ended").last().textContent(), /presented again/);
+  await scenario.locator(".chain .node.ended").first().waitFor();
   // One lane per client key, rejected and reused requests marked.
   assert.ok(await scenario.locator("table.lanes .chip.reuse").count() >= 1);
   const chip = scenario.locator("table.lanes details.chip.reuse").first();

@@ -202,7 +202,7 @@ function renderStats() {
 }
 
 // A session's refresh-token family, from its record and what the journal saw of it.
-function family(session) {
+function family(session, ended) {
   const presented = new Map();
   const reused = new Set();
   for (const e of state.journal) {
@@ -213,7 +213,9 @@ function family(session) {
   }
   const nodes = [];
   for (let g = 0; g <= session.generation; g++) {
-    const cls = reused.has(g) ? 'node reused' : g === session.generation ? 'node current' : 'node';
+    // The newest token of an ended session is no one's current token any more.
+    const last = g === session.generation;
+    const cls = reused.has(g) ? 'node reused' : last && ended ? 'node ended' : last ? 'node current' : 'node';
     const n = presented.get(g) || 0;
     const text = 'g' + g + (n > 1 ? ' · presented ' + n + '×' : '') + (reused.has(g) ? ' · reused' : '');
     nodes.push(h('span', { class: cls, 'data-generation': g, title: 'generation ' + g + ': presented ' + n + '×' }, text));
@@ -228,7 +230,7 @@ function renderSessions() {
     const ended = s.revoked || (s.expires_at <= now ? 'expired' : null);
     const d = s.device || {};
     const chain = [];
-    family(s).forEach((node, i) => { if (i) chain.push(h('span', { class: 'arrow' }, '→')); chain.push(node); });
+    family(s, ended).forEach((node, i) => { if (i) chain.push(h('span', { class: 'arrow' }, '→')); chain.push(node); });
     const before = state.generations.get(s.id);
     state.generations.set(s.id, s.generation);
     const card = h('div', { class: 'session' + (ended ? ' ended' : ''), 'data-session': s.id, 'data-generation': s.generation },

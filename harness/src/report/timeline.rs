@@ -64,7 +64,8 @@ pub(crate) struct Chain {
 #[derive(Debug, Serialize)]
 pub(crate) struct Node {
     pub(crate) generation: u64,
-    /// `spent` (rotated), `current`, `reused` (presented after it was spent).
+    /// `spent` (rotated), `current`, `reused` (presented after it was spent), `ended` (the
+    /// newest token of a revoked or logged-out session).
     pub(crate) state: &'static str,
     /// Requests that presented it.
     pub(crate) presented: Vec<u64>,
@@ -218,6 +219,9 @@ impl SessionFacts {
                     "reused"
                 } else if self.spent.contains(&g) {
                     "spent"
+                } else if g == self.top && self.ended.is_some() {
+                    // The newest token of an ended session is no one's current token.
+                    "ended"
                 } else if g == self.top {
                     "current"
                 } else {
@@ -308,7 +312,7 @@ mod tests {
         assert_eq!(timeline.lanes.len(), 1, "one key, one lane");
         let chain = &timeline.chains[0];
         let states: Vec<&str> = chain.nodes.iter().map(|n| n.state).collect();
-        assert_eq!(states, ["spent", "reused", "current"]);
+        assert_eq!(states, ["spent", "reused", "ended"]);
         assert_eq!(chain.nodes[1].presented, [2, 3]);
         assert!(chain.ended.as_deref().is_some_and(|e| e.contains("#3")));
         assert_eq!(timeline.rows[2].class, "reuse");
