@@ -110,9 +110,9 @@ export class Client {
 }
 
 /** Runs a command; resolves with its exit code. */
-export function run(command, args, options = {}) {
+export function run(command, args) {
   return new Promise((ok, fail) => {
-    const child = spawn(command, args, { stdio: "ignore", ...options });
+    const child = spawn(command, args, { stdio: "ignore" });
     child.on("error", fail);
     child.on("exit", (code) => ok(code));
   });

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use prelude_mock_server::{JournalEntry, Verdict};
+use prelude_mock_server::{JournalEntry, Reason, Verdict};
 use serde::{Deserialize, Serialize};
 
 /// Journal entries and stderr lines the console shows; the JSON report has them all.
@@ -69,10 +69,7 @@ impl Diagnostics {
             let _ = write!(line, " {code}");
         }
         if let Some(reason) = e.reason {
-            let reason = serde_json::to_value(reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let reason = reason_name(reason);
             if e.code.as_deref() != Some(reason.as_str()) {
                 let _ = write!(line, " ({reason})");
             }
@@ -82,7 +79,7 @@ impl Diagnostics {
             if e.rotated {
                 line.push_str(", rotated");
             }
-            if let Some(earlier) = self.rotated_before(index, e) {
+            if let Some(earlier) = rotated_before(&self.journal, index) {
                 let _ = write!(
                     line,
                     ", already rotated at {}",
@@ -106,15 +103,23 @@ impl Diagnostics {
         }
         line
     }
+}
 
-    /// The earlier entry that rotated the refresh token `entry` presented, if any.
-    fn rotated_before(&self, index: usize, entry: &JournalEntry) -> Option<&JournalEntry> {
-        let token = entry.refresh_token.as_ref()?;
-        self.journal[..index]
-            .iter()
-            .rev()
-            .find(|e| e.rotated && e.refresh_token.as_ref() == Some(token))
-    }
+/// The earlier entry that rotated the refresh token `journal[index]` presented, if any.
+pub(crate) fn rotated_before(journal: &[JournalEntry], index: usize) -> Option<&JournalEntry> {
+    let token = journal.get(index)?.refresh_token.as_ref()?;
+    journal[..index]
+        .iter()
+        .rev()
+        .find(|e| e.rotated && e.refresh_token.as_ref() == Some(token))
+}
+
+/// A rejection reason as the journal's JSON names it (`refresh_token_reused`).
+pub(crate) fn reason_name(reason: Reason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn seconds(ms: u64) -> String {

@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use prelude_mock_server::{JournalEntry, Route, Verdict};
+use prelude_mock_server::{JournalEntry, Reason, Route, Verdict};
+
+use super::diagnostics::{reason_name, rotated_before};
 use serde::Serialize;
 
 /// What the template draws for one scenario.
@@ -78,10 +80,9 @@ impl Timeline {
         let keys = session_keys(journal);
         let mut lane_of: HashMap<Option<&str>, usize> = HashMap::new();
         let start = journal.first().map_or(0, |e| e.received_ms);
-        let mut rotated_by: HashMap<&str, u64> = HashMap::new();
         let mut sessions: BTreeMap<&str, SessionFacts> = BTreeMap::new();
         let mut order: Vec<&str> = Vec::new();
-        for e in journal {
+        for (index, e) in journal.iter().enumerate() {
             let key = e
                 .dpop
                 .as_ref()
@@ -95,13 +96,8 @@ impl Timeline {
                 });
                 timeline.lanes.len() - 1
             });
-            let reason = e.reason.map(|r| {
-                serde_json::to_value(r)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            });
-            let reused = reason.as_deref() == Some("refresh_token_reused");
+            let reused = e.reason == Some(Reason::RefreshTokenReused);
+            let reason = e.reason.map(reason_name);
             let mut marks = Vec::new();
             if let Some(g) = e.generation {
                 if e.refresh_token.is_none() {
@@ -115,13 +111,8 @@ impl Timeline {
                 } else {
                     marks.push(format!("g{g}"));
                 }
-                if let Some(token) = e.refresh_token.as_deref() {
-                    if let Some(earlier) = rotated_by.get(token) {
-                        marks.push(format!("already spent by #{earlier}"));
-                    }
-                    if e.rotated {
-                        rotated_by.insert(token, e.seq);
-                    }
+                if let Some(earlier) = rotated_before(journal, index) {
+                    marks.push(format!("already spent by #{}", earlier.seq));
                 }
                 if let Some(sid) = e.session_id.as_deref() {
                     if !sessions.contains_key(sid) {

@@ -12,4 +12,4 @@ mod routes;
 mod ui;
 
 pub(crate) use routes::router;
-pub(crate) use ui::{is_public, notify};
+pub(crate) use ui::is_public;

@@ -20,7 +20,9 @@ use crate::routes::login::challenge_token;
 use crate::state::AppState;
 use crate::store::{Device, DeviceType};
 
-pub(crate) fn router() -> Router<AppState> {
+/// The control routes. A successful change is announced to the dashboards (`ui::notify`),
+/// on these routes only, so the Prelude routes' path pays nothing for it.
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/__mock/users", get(users).post(create_user))
         .route("/__mock/users/{id}/terminate", post(terminate_user))
@@ -43,6 +45,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/__mock/signing-keys/rotate", post(rotate_signing_key))
         .route("/__mock/reset", post(reset))
         .merge(super::ui::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            super::ui::notify,
+        ))
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {

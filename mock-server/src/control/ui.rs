@@ -147,7 +147,7 @@ fn journal_event(entry: &super::journal::JournalEntry) -> sse::Event {
 
 /// Tells the dashboards what a successful control call changed (the first path segment
 /// after `/__mock/`), so a change made elsewhere (a test, curl, another tab) shows at once.
-pub(crate) async fn notify(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(super) async fn notify(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let changes = req.method() != Method::GET
         && req.method() != Method::HEAD
         && req.method() != Method::OPTIONS;
@@ -156,7 +156,7 @@ pub(crate) async fn notify(State(state): State<AppState>, req: Request, next: Ne
         .path()
         .strip_prefix("/__mock/")
         .and_then(|rest| rest.split('/').next())
-        .filter(|topic| !topic.is_empty() && *topic != "ui" && *topic != "events")
+        .filter(|topic| !topic.is_empty())
         .map(str::to_owned);
     let response = next.run(req).await;
     if changes

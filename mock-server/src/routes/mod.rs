@@ -42,7 +42,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route(Route::OtpRetry.path(), post(login::otp_retry))
         .route(Route::Jwks.path(), get(well_known::jwks));
     prelude
-        .merge(crate::control::router())
+        .merge(crate::control::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -57,10 +57,6 @@ pub(crate) fn build(state: AppState) -> Router {
             middleware::observe,
         ))
         .layer(axum::middleware::from_fn(crate::http::cors::cors))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::control::notify,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::control::guard::guard,
