@@ -50,6 +50,19 @@ pub fn html(report: &RunReport) -> Result<String, Error> {
         };
         area.add(s);
     }
+    // A level none of the run's scenarios ran at gets no column (the suite's own scenarios
+    // are all `must` or `should`; an SDK author's own may be untagged).
+    let used: Vec<bool> = (0..LEVELS.len())
+        .map(|i| areas.iter().any(|a| a.levels[i].run > 0))
+        .collect();
+    let levels = LEVELS
+        .iter()
+        .zip(&used)
+        .filter_map(|(level, used)| used.then_some(*level))
+        .collect();
+    for area in &mut areas {
+        area.keep_levels(&used);
+    }
     let problems = report
         .scenarios
         .iter()
@@ -126,7 +139,7 @@ pub fn html(report: &RunReport) -> Result<String, Error> {
             summary_line: report.summary_line(),
             counts,
             problems,
-            levels: LEVELS,
+            levels,
             areas,
             icons,
         },
@@ -278,7 +291,7 @@ struct Page<'a> {
     summary_line: String,
     counts: Vec<Count>,
     problems: Vec<Problem<'a>>,
-    levels: [&'static str; 3],
+    levels: Vec<&'static str>,
     areas: Vec<Area<'a>>,
     icons: BTreeMap<&'static str, &'static str>,
 }
@@ -313,7 +326,8 @@ struct Problem<'a> {
 #[derive(Serialize)]
 struct Area<'a> {
     name: String,
-    levels: [LevelCell; 3],
+    /// One cell per entry of [`LEVELS`], then only those of the page's columns.
+    levels: Vec<LevelCell>,
     failed: usize,
     skipped: usize,
     scenarios: Vec<ScenarioView<'a>>,
@@ -329,7 +343,7 @@ impl<'a> Area<'a> {
     fn new(name: &str) -> Self {
         Self {
             name: name.to_owned(),
-            levels: Default::default(),
+            levels: LEVELS.iter().map(|_| LevelCell::default()).collect(),
             failed: 0,
             skipped: 0,
             scenarios: Vec::new(),
@@ -351,6 +365,16 @@ impl<'a> Area<'a> {
             }
         }
         self.scenarios.push(ScenarioView::of(s));
+    }
+
+    /// Keeps the cells of the levels the page has a column for.
+    fn keep_levels(&mut self, used: &[bool]) {
+        let cells = std::mem::take(&mut self.levels);
+        self.levels = cells
+            .into_iter()
+            .zip(used)
+            .filter_map(|(cell, used)| used.then_some(cell))
+            .collect();
     }
 }
 
@@ -481,6 +505,10 @@ mod tests {
             "failures open"
         );
         assert!(!html.contains("<script>alert"), "messages are escaped");
+        assert!(
+            html.contains("must: passed / run") && !html.contains("should: passed / run"),
+            "a column for each level the run has, and only those"
+        );
         assert!(!html.contains("sdk <b>"), "names are escaped");
         assert!(
             !html.contains("http://") && !html.contains("https://"),
