@@ -369,12 +369,8 @@ impl<'a> Area<'a> {
 
     /// Keeps the cells of the levels the page has a column for.
     fn keep_levels(&mut self, used: &[bool]) {
-        let cells = std::mem::take(&mut self.levels);
-        self.levels = cells
-            .into_iter()
-            .zip(used)
-            .filter_map(|(cell, used)| used.then_some(cell))
-            .collect();
+        let mut used = used.iter();
+        self.levels.retain(|_| used.next() == Some(&true));
     }
 }
 
