@@ -23,6 +23,7 @@ Feature: Auto-refresh on 401
     When the client makes an authorised request to "/v1/session/me/list"
     Then the request was answered 401
     And the server received exactly 1 refresh request
+    And the server received exactly 1 list request
 
   @must @needs-authorized_get
   Scenario: Concurrent 401s share one refresh
@@ -32,3 +33,16 @@ Feature: Auto-refresh on 401
     Then all requests were answered 200
     And the server received exactly 1 refresh request
     And the server detected no refresh token reuse
+
+  @must @needs-authorized_get
+  Scenario Outline: Only a 401 makes the SDK refresh
+    # A 403 or a 429 says nothing about the access token: refreshing would spend the
+    # refresh token for nothing.
+    Given the next list request fails with status <status> "<code>"
+    When the client makes an authorised request to "/v1/session/me/list"
+    Then the server received no refresh request
+
+    Examples:
+      | status | code         |
+      | 403    | forbidden    |
+      | 429    | rate_limited |

@@ -36,6 +36,20 @@ Feature: DPoP-bound access tokens
       | DPoP nonces          |
       | rotating DPoP nonces |
 
+  @should @needs-list_sessions @rfc9449-9
+  Scenario: A nonce challenge in the RFC 9449 resource form is answered
+    # RFC 9449 §9: a resource server asks for a nonce with 401 and
+    # WWW-Authenticate: DPoP error="use_dpop_nonce"; Prelude answers 400 with the code in
+    # the body. The same JSON body comes with both, so an SDK may read either. A nonce
+    # challenge is not an expired token: no refresh token is spent on it.
+    Given the server answers DPoP errors on session routes as RFC 9449 challenges
+    And the server starts requiring DPoP nonces
+    When the client lists sessions with limit 5
+    Then the call succeeds
+    And the server received between 1 and 2 list requests
+    And the server received no refresh request
+    And every DPoP proof the client sent had an htu without query or fragment
+
   @should @needs-revoke
   Scenario: Other sessions are revoked with a DPoP-bound access token
     Given another device of the same user is logged in

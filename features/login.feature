@@ -67,3 +67,47 @@ Feature: Login
   Scenario: Login moves the state to logged in
     When the client logs in
     Then the client's state is "logged_in"
+
+  @should @prelude-mobile @rfc9449-4.2
+  Scenario: Proofs name the server in lower case whatever the configured URL's case
+    # Scheme and host are case-insensitive (RFC 3986 §6.2.2.1); the native SDKs lowercase
+    # them in htu, so a server comparing byte for byte still accepts the proof.
+    Given the client is configured with its server URL in mixed case
+    When the client logs in
+    And the client invalidates its cache
+    And the client refreshes
+    Then the call succeeds
+    And every DPoP proof the client sent named the server in lower case
+
+  @should @prelude-mobile
+  Scenario: A second login ends the previous session
+    # The native SDKs forward the previous session's refresh token on login/finalize
+    # (X-Refresh-Token), so the server ends that session; logging it out first does too.
+    Given the client is logged in
+    When the client logs in again
+    Then the call succeeds
+    And the server created exactly 1 session
+    And the client's previous session is revoked on the server
+    And the client's session is active on the server
+
+  @should @prelude-mobile @needs-restart
+  Scenario: Every request carries one stable X-Device-Id, across restarts
+    # One id per install, not per launch: the server lists the device once.
+    Given the client is logged in
+    When the client is restarted
+    And the client invalidates its cache
+    And the client refreshes
+    And the client logs out
+    Then every request the server received carried the same X-Device-Id
+
+  @must
+  Scenario: No error message repeats a secret
+    # Error messages end up in logs and crash reports: never the password, a token or a key.
+    Given the client logs in with a wrong password
+    And the client is logged in
+    And the server revokes the client's session
+    When the client invalidates its cache
+    And the client refreshes
+    And the client logs in with a wrong password
+    Then the call fails
+    And no message the SDK gave contained a secret

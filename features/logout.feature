@@ -75,3 +75,25 @@ Feature: Logout
   Scenario: Logout moves the state to logged out
     When the client logs out
     Then the client's state is "logged_out"
+
+  @must
+  Scenario: Logout waits for a refresh on the wire and revokes what it returns
+    # The server has already rotated the token when its answer arrives 1 s late. A logout
+    # that does not wait revokes with the spent token: the server sees a reuse and the
+    # session ends by accident, or worse, it stays alive with a token nobody holds. The
+    # native SDKs' logout waits for the refresh (apple-session-sdk's tests).
+    Given the next refresh is answered 1000 ms late
+    And the client invalidates its cache
+    When the client refreshes, and logs out while the server holds the refresh's answer
+    Then the client stores no credentials
+    And the client's session is revoked on the server
+    And the server detected no refresh token reuse
+
+  @should
+  Scenario: A login answer that arrives after logout is not stored
+    # The logout came last: whatever the login brings back when it lands, the user asked
+    # to be logged out.
+    Given the client logs out
+    And the next finalize is delayed by 1000 ms
+    When the client logs in, and logs out while the server holds the login's answer
+    Then the client stores no credentials

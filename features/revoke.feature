@@ -57,8 +57,25 @@ Feature: Revoking sessions and the wipe rules
     And the server received no session revoke request
 
   @must @needs-revoke
-  Scenario: A failed revoke wipes nothing
-    Given the next session revoke request fails with status 500 "internal"
-    When the client revokes "all" sessions
+  Scenario Outline: A failed revoke wipes nothing
+    Given the next 10 session revoke requests fail with status 500 "internal"
+    When the client revokes "<target>" sessions
     Then the call fails
+    And the client stores credentials
+    And the client's session is active on the server
+
+    Examples:
+      | target |
+      | all    |
+      | others |
+      | mine   |
+
+  @must @needs-revoke
+  Scenario: A revoke with an expired access token refreshes and retries
+    # Revoking goes through the same 401, refresh, retry path as every authorised call.
+    Given the server expires the client's access token
+    When the client revokes "others" sessions
+    Then the call succeeds
+    And the other device's session is revoked on the server
+    And the server received exactly 1 refresh request
     And the client stores credentials

@@ -60,3 +60,54 @@ Feature: Session state
     And the client subscribes to state changes
     When the client logs in
     Then the client's subscriber saw "establishing" just before "logged_in"
+
+  @should @needs-state
+  Scenario: A failed login leaves the state where it was
+    # Whether the SDK shows `establishing` while the login runs is its choice; after the
+    # login failed, the state is what it was before (apple-session-sdk's tests).
+    Given the client is configured
+    And the next 10 finalize requests fail with status 500 "internal"
+    When the client logs in
+    Then the call fails
+    And the client's state is "logged_out"
+    And the client stores no credentials
+
+  @should @needs-state_events
+  Scenario: Every subscriber sees every transition
+    Given the client is configured
+    And the client subscribes to state changes as "first"
+    And the client subscribes to state changes as "second"
+    When the client logs in
+    And the client logs out
+    Then the client's subscriber "first" saw "logged_in", "logged_out"
+    And the client's subscriber "second" saw "logged_in", "logged_out"
+
+  @should @needs-state_events
+  Scenario Outline: A session the server ended reaches subscribers
+    # A subscriber that joins while logged in may first be told the current state; what
+    # counts is that the new state reaches it.
+    Given the client is logged in
+    And the client subscribes to state changes
+    And <ended>
+    When the client invalidates its cache
+    And the client refreshes
+    Then the client's subscriber was told "<state>"
+
+    Examples:
+      | ended                                   | state      |
+      | the server revokes the client's session | expired    |
+      | the user is blocked                     | terminated |
+
+  @should @needs-state_events @needs-revoke
+  Scenario Outline: Revoking this session tells subscribers it is logged out
+    Given the client is logged in
+    And another device of the same user is logged in
+    And the client subscribes to state changes
+    When the client revokes "<target>" sessions
+    Then the call succeeds
+    And the client's subscriber was told "logged_out"
+
+    Examples:
+      | target |
+      | all    |
+      | mine   |

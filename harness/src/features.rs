@@ -3,7 +3,7 @@
 //! examples), for selection, capability skips, `--list` and reports. Cucumber parses and runs
 //! the same files; [`id_of`] names its scenarios the same way.
 //!
-//! Tags carry meaning: `@must`/`@should` (level), `@needs-<capability>` (skipped without
+//! Tags carry meaning: `@must`/`@should`/`@may` (level), `@needs-<capability>` (skipped without
 //! it), `@server` (a server-side attack scenario); every other tag names a source
 //! (`@rfc9449-4.3`, `@prelude-web`, `@seed-android`, ...).
 
@@ -34,11 +34,11 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// `must` or `should` (or `unspecified` when untagged).
+    /// `must`, `should` or `may` (or `unspecified` when untagged).
     pub fn level(&self) -> &str {
         self.tags
             .iter()
-            .find(|t| *t == "must" || *t == "should")
+            .find(|t| matches!(t.as_str(), "must" | "should" | "may"))
             .map_or("unspecified", String::as_str)
     }
 
@@ -62,7 +62,8 @@ impl Scenario {
         self.tags
             .iter()
             .filter(|t| {
-                !matches!(t.as_str(), "must" | "should" | "server") && !t.starts_with("needs-")
+                !matches!(t.as_str(), "must" | "should" | "may" | "server")
+                    && !t.starts_with("needs-")
             })
             .cloned()
             .collect()

@@ -29,8 +29,51 @@ pub(crate) const MAIN: &str = MAIN_CLIENT;
 /// No SDK call may take longer than this (a hung SDK fails the scenario, not the run).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a count waits for the server to answer every request it holds.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The transport backoff base `configure` suggests unless a scenario asks for another.
+const RETRY_BASE_DELAY_MS: u64 = 20;
+
 /// What an SDK call answered: its `ok` result or its error.
 pub type Answer = Result<Value, SdkError>;
+
+/// What the SDK said during a scenario that might carry a secret, and the access tokens it
+/// returned (which its messages must not repeat). Shared by the clones of a burst's calls.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Seen(Arc<std::sync::Mutex<SeenData>>);
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SeenData {
+    pub(crate) messages: Vec<String>,
+    pub(crate) access_tokens: Vec<String>,
+}
+
+impl Seen {
+    /// Keeps an answer's error message, or the access token of its result.
+    pub(crate) fn note(&self, answer: &Answer) {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match answer {
+            Err(e) => seen.messages.push(e.message.clone()),
+            Ok(value) => {
+                if let Some(token) = value.get("access_token").and_then(Value::as_str) {
+                    seen.access_tokens.push(token.to_owned());
+                }
+            }
+        }
+    }
+
+    /// What was seen so far.
+    pub(crate) fn snapshot(&self) -> SeenData {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
 
 /// The user scenarios log in as.
 pub(crate) struct TestUser {
@@ -67,6 +110,20 @@ pub struct World {
     pub(crate) client_sid: Option<String>,
     /// Journal position before the first `When`: request counts start after it.
     pub(crate) mark: Option<u64>,
+    /// Journal position before the latest `When` (for "in the last step").
+    pub(crate) step_mark: u64,
+    /// The backoff base `configure` suggests, in milliseconds.
+    pub(crate) retry_base_delay_ms: u64,
+    /// The base URL clients are configured with, when a scenario spells it differently
+    /// (mixed case) from the server's.
+    pub(crate) client_base_url: Option<String>,
+    /// How long each retry within a refresh call waited after the failed try, in ms.
+    pub(crate) retry_waits: Vec<u64>,
+    /// Session ids of the main client's earlier logins, oldest first.
+    pub(crate) previous_sids: Vec<String>,
+    /// Every error message the SDK gave, and every access token it returned (to check that
+    /// no message carries a secret).
+    pub(crate) seen: Seen,
     /// Other devices of the user, logged in over raw HTTP.
     pub(crate) devices: Vec<RawSession>,
     /// The raw session server-side scenarios attack.
@@ -108,6 +165,12 @@ impl World {
             noted: HashMap::new(),
             client_sid: None,
             mark: None,
+            step_mark: 0,
+            retry_base_delay_ms: RETRY_BASE_DELAY_MS,
+            client_base_url: None,
+            retry_waits: Vec::new(),
+            previous_sids: Vec::new(),
+            seen: Seen::default(),
             devices: Vec::new(),
             raw: None,
             answers: Vec::new(),
@@ -136,7 +199,7 @@ impl World {
             .map(|lease| lease.driver().take_log())
             .unwrap_or_default();
         Diagnostics {
-            journal: self.whole_journal(None).await.unwrap_or_default(),
+            journal: self.read_journal(0, None).await.unwrap_or_default(),
             adapter_stderr,
         }
     }
@@ -155,12 +218,16 @@ impl World {
     }
 
     /// Marks the start of the scenario's action: the oracle's request counts begin here.
-    /// Every `When` step calls it first; only the first call sets the mark.
+    /// Every `When` step calls it first; only the first call sets the mark, every call the
+    /// mark of the latest step.
+    ///
+    /// It reads the journal as it stands (a request the server still holds counts after the
+    /// mark once answered: a proactive refresh held on the wire belongs to the action).
     pub async fn act(&mut self) -> Result<(), StepError> {
-        if self.mark.is_none() {
-            let entries = self.whole_journal(None).await?;
-            self.mark = Some(entries.last().map_or(0, |e| e.seq));
-        }
+        let entries = self.read_journal(self.step_mark, None).await?;
+        let position = entries.last().map_or(self.step_mark, |e| e.seq);
+        self.mark.get_or_insert(position);
+        self.step_mark = position;
         Ok(())
     }
 
@@ -214,6 +281,7 @@ impl World {
                     CALL_TIMEOUT.as_secs()
                 ))
             })?;
+        self.seen.note(&outcome);
         match outcome {
             Err(e) if e.kind == SdkErrorKind::Unsupported => Err(StepError::Skipped(format!(
                 "the SDK does not support `{name}`: {}",
@@ -264,12 +332,15 @@ impl World {
     /// the same one).
     pub(crate) fn config(&self, storage: &str, separate_process: bool) -> ClientConfig {
         ClientConfig {
-            base_url: self.base_url.clone(),
+            base_url: self
+                .client_base_url
+                .clone()
+                .unwrap_or_else(|| self.base_url.clone()),
             storage: storage.to_owned(),
             workdir: self.workdir.clone(),
             separate_process,
             reuse_grace_seconds: self.reuse_grace,
-            retry_base_delay_ms: Some(20),
+            retry_base_delay_ms: Some(self.retry_base_delay_ms),
         }
     }
 
@@ -284,23 +355,81 @@ impl World {
         Ok(())
     }
 
-    /// Journal entries after the mark (all of them before it is set), optionally one route.
+    /// Journal entries after the mark (all of them before it is set), optionally one route,
+    /// once the server has answered every request it holds (see [`settle`](Self::settle)).
     pub async fn journal(&self, route: Option<Route>) -> Result<Vec<JournalEntry>, StepError> {
-        self.control
-            .journal(self.mark.unwrap_or(0), route)
-            .await
-            .map_err(|e| StepError::failed(format!("cannot read the server journal: {e}")))
+        self.settle().await?;
+        self.read_journal(self.mark.unwrap_or(0), route).await
     }
 
-    /// The whole scenario's journal, optionally one route (for properties that span setup).
+    /// Journal entries of the latest `When` step, once the server has answered them all.
+    pub async fn step_journal(&self, route: Option<Route>) -> Result<Vec<JournalEntry>, StepError> {
+        self.settle().await?;
+        self.read_journal(self.step_mark, route).await
+    }
+
+    /// The journal's position now, once the server has answered every request it holds.
+    pub(crate) async fn journal_position(&self) -> Result<u64, StepError> {
+        self.settle().await?;
+        let entries = self.read_journal(self.step_mark, None).await?;
+        Ok(entries.last().map_or(self.step_mark, |e| e.seq))
+    }
+
+    /// Journal entries after position `since`, once the server has answered them all.
+    pub(crate) async fn journal_since(
+        &self,
+        since: u64,
+        route: Option<Route>,
+    ) -> Result<Vec<JournalEntry>, StepError> {
+        self.settle().await?;
+        self.read_journal(since, route).await
+    }
+
+    /// The whole scenario's journal, optionally one route (for properties that span setup),
+    /// once the server has answered every request it holds.
     pub async fn whole_journal(
         &self,
         route: Option<Route>,
     ) -> Result<Vec<JournalEntry>, StepError> {
+        self.settle().await?;
+        self.read_journal(0, route).await
+    }
+
+    /// The journal as it stands: a request the server still holds is not in it yet.
+    async fn read_journal(
+        &self,
+        since: u64,
+        route: Option<Route>,
+    ) -> Result<Vec<JournalEntry>, StepError> {
         self.control
-            .journal(0, route)
+            .journal(since, route)
             .await
             .map_err(|e| StepError::failed(format!("cannot read the server journal: {e}")))
+    }
+
+    /// Waits until the server has answered every request it received. The journal records a
+    /// request when it is answered, so a count taken while one is held (a delayed refresh, a
+    /// refresh an SDK sent early) would miss it.
+    pub async fn settle(&self) -> Result<(), StepError> {
+        let started = std::time::Instant::now();
+        loop {
+            let stats = self
+                .control
+                .stats()
+                .await
+                .map_err(|e| StepError::failed(format!("cannot read the server stats: {e}")))?;
+            let held: u64 = stats.in_flight.values().sum();
+            if held == 0 {
+                return Ok(());
+            }
+            if started.elapsed() > SETTLE_TIMEOUT {
+                return Err(StepError::failed(format!(
+                    "the server still holds {held} unanswered requests after {} s",
+                    SETTLE_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Every session the server knows.

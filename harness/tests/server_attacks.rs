@@ -38,8 +38,8 @@ async fn a_server_with_a_lax_iat_window_fails_exactly_the_stale_proof_scenarios(
     assert_eq!(
         failed,
         [
-            "server_dpop: A defective proof is refused and the token is not spent [a proof issued 10 minutes ago, 401, invalid_dpop_proof]",
-            "server_dpop: A defective proof is refused and the token is not spent [a proof issued 10 minutes in the future, 401, invalid_dpop_proof]",
+            "server_dpop: A defective proof is refused and the token is not spent [a proof issued 10 minutes ago, 400 or 401, invalid_dpop_proof]",
+            "server_dpop: A defective proof is refused and the token is not spent [a proof issued 10 minutes in the future, 400 or 401, invalid_dpop_proof]",
         ]
     );
 }

@@ -266,6 +266,10 @@ async fn every_request_the_reference_client_sends() {
                 if let Some(ua) = headers.get_mut("user-agent") {
                     *ua = json!(ua.as_str().unwrap_or_default().split('/').next().unwrap_or_default());
                 }
+                // One random id per install: that it is sent is the wire's shape, not its value.
+                if let Some(id) = headers.get_mut("x-device-id") {
+                    *id = json!("[device id]");
+                }
             }
             json!({
                 "method": e.method,

@@ -49,6 +49,10 @@ pub struct Policy {
     /// Bind access tokens to the session's DPoP key (RFC 9449 §6–7): tokens carry `cnf.jkt`,
     /// and `/me/*` then need `Authorization: DPoP` with a proof whose `ath` matches.
     pub bind_access_tokens: bool,
+    /// Answer DPoP errors on `/me/*` as an RFC 9449 resource server does (§7.1, §9): 401 with
+    /// `WWW-Authenticate: DPoP error="use_dpop_nonce"` (or `invalid_dpop_proof`) instead of
+    /// Prelude's 400, the JSON body unchanged.
+    pub rfc9449_resource_errors: bool,
 }
 
 impl Default for Policy {
@@ -64,6 +68,7 @@ impl Default for Policy {
             otp_code: "123456".into(),
             challenge_ttl_seconds: 600,
             bind_access_tokens: false,
+            rfc9449_resource_errors: false,
         }
     }
 }

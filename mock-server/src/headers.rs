@@ -14,3 +14,6 @@ pub const DPOP: &str = "dpop";
 pub const DPOP_NONCE: &str = "dpop-nonce";
 /// The pending OTP verification, between `/otp` and `/otp/check`.
 pub const VERIFICATION_TOKEN: &str = "x-verification-token";
+/// A stable per-install id the native SDKs send on every request (journaled, and kept on the
+/// sessions it logs in).
+pub const DEVICE_ID: &str = "x-device-id";

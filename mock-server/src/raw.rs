@@ -270,6 +270,13 @@ impl RawSession {
     }
 }
 
+/// The journal's fingerprint of a refresh token (`JournalEntry::refresh_token`): how a test
+/// recognises a token it meets elsewhere (an SDK's error message, say) without the journal
+/// ever holding one.
+pub fn token_fingerprint(token: &str) -> String {
+    crate::jose::fingerprint(token)
+}
+
 /// A string claim of a JWT, read without verification (clients never verify).
 pub fn claim(jwt: &str, name: &str) -> Option<String> {
     claims(jwt)?[name].as_str().map(str::to_owned)

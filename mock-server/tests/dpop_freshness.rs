@@ -47,7 +47,7 @@ async fn a_proof_older_than_the_iat_window_is_rejected() {
         &server,
         &token,
         &old,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::IatTooOld,
     )
@@ -66,7 +66,7 @@ async fn a_proof_from_the_future_is_rejected() {
         &server,
         &session.refresh_token,
         &future,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::IatInFuture,
     )
@@ -84,7 +84,7 @@ async fn a_replayed_proof_is_rejected() {
         &server,
         &next,
         &proof,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::ReplayedProof,
     )

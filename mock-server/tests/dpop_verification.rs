@@ -34,7 +34,7 @@ async fn two_dpop_headers_are_rejected() {
         .send()
         .await
         .expect("send");
-    expect_error(response, 401, "invalid_dpop_proof").await;
+    expect_error(response, 400, "invalid_dpop_proof").await;
 }
 
 #[tokio::test]
@@ -44,7 +44,7 @@ async fn a_proof_that_is_not_a_jwt_is_rejected() {
         &server,
         &session.refresh_token,
         "not-a-jwt",
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::MalformedProof,
     )
@@ -58,7 +58,7 @@ async fn a_proof_with_bad_base64_is_rejected() {
         &server,
         &session.refresh_token,
         "e30.e3$$.AA",
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::MalformedProof,
     )
@@ -77,7 +77,7 @@ async fn a_proof_with_the_wrong_typ_is_rejected() {
         &server,
         &session.refresh_token,
         &proof,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::WrongProofType,
     )
@@ -97,7 +97,7 @@ async fn proofs_with_alg_none_hs256_or_rs256_are_rejected() {
             &server,
             &session.refresh_token,
             &proof,
-            401,
+            400,
             "invalid_dpop_proof",
             Reason::UnsupportedAlgorithm,
         )
@@ -111,7 +111,7 @@ async fn proofs_with_alg_none_hs256_or_rs256_are_rejected() {
         &server,
         &session.refresh_token,
         &unsigned,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::UnsupportedAlgorithm,
     )
@@ -128,7 +128,7 @@ async fn a_proof_with_a_bad_signature_is_rejected() {
         &server,
         &session.refresh_token,
         &forged,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::BadSignature,
     )
@@ -144,7 +144,7 @@ async fn a_proof_with_a_bad_signature_is_rejected() {
         &server,
         &session.refresh_token,
         &swapped,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::BadSignature,
     )
@@ -165,7 +165,7 @@ async fn a_proof_whose_jwk_has_private_members_is_rejected() {
         &server,
         &session.refresh_token,
         &proof,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::PrivateKeyInJwk,
     )
@@ -186,7 +186,7 @@ async fn a_signed_proof_naming_a_critical_extension_is_rejected_and_spends_nothi
             &server,
             &session.refresh_token,
             &proof,
-            401,
+            400,
             "invalid_dpop_proof",
             Reason::UnsupportedCriticalHeader,
         )
@@ -217,7 +217,7 @@ async fn a_proof_without_a_usable_jwk_is_rejected() {
         &server,
         &session.refresh_token,
         &missing,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::InvalidJwk,
     )
@@ -231,7 +231,7 @@ async fn a_proof_without_a_usable_jwk_is_rejected() {
         &server,
         &session.refresh_token,
         &rsa,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::InvalidJwk,
     )
@@ -251,7 +251,7 @@ async fn proofs_missing_a_required_claim_are_rejected() {
             &server,
             &session.refresh_token,
             &proof,
-            401,
+            400,
             "invalid_dpop_proof",
             Reason::MissingClaim,
         )
@@ -266,7 +266,7 @@ async fn proofs_missing_a_required_claim_are_rejected() {
         &server,
         &session.refresh_token,
         &string_iat,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::MissingClaim,
     )
@@ -281,7 +281,7 @@ async fn a_proof_for_another_method_is_rejected() {
         &server,
         &session.refresh_token,
         &proof,
-        401,
+        400,
         "invalid_dpop_proof",
         Reason::MethodMismatch,
     )
@@ -301,7 +301,7 @@ async fn a_proof_for_another_url_is_rejected() {
             &server,
             &session.refresh_token,
             &proof,
-            401,
+            400,
             "invalid_dpop_proof",
             Reason::UrlMismatch,
         )

@@ -394,3 +394,86 @@ async fn step_up_is_reported_as_not_configured() {
         .expect("send");
     expect_error(response, 403, "not_configured").await;
 }
+
+#[tokio::test]
+async fn a_re_login_with_a_new_key_ends_the_session_whose_token_it_brings() {
+    let server = server().await;
+    let old = login(&server, "ada@example.com").await;
+    let challenge = server
+        .control()
+        .challenge_for(&old.user_id)
+        .await
+        .expect("challenge");
+    let url = format!("{}/login/finalize", server.api_url());
+    let response = http()
+        .post(&url)
+        .header("DPoP", Key::new().proof("POST", &url))
+        .header("X-Refresh-Token", &old.refresh_token)
+        .header("X-Device-Id", "3f1c2a9e-0000-4000-8000-000000000001")
+        .json(&json!({"challenge_token": challenge}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    let sessions = server.control().sessions().await.expect("sessions");
+    let previous = sessions
+        .iter()
+        .find(|s| s.id == old.session_id)
+        .expect("old");
+    assert!(previous.revoked.is_some(), "the previous session ended");
+    let new = sessions
+        .iter()
+        .find(|s| s.id != old.session_id)
+        .expect("new");
+    assert_eq!(
+        new.device_id.as_deref(),
+        Some("3f1c2a9e-0000-4000-8000-000000000001")
+    );
+    let finalize = server
+        .control()
+        .journal(0, Some(prelude_mock_server::Route::LoginFinalize))
+        .await
+        .expect("journal");
+    let last = finalize.last().expect("entry");
+    assert_eq!(
+        last.replaced_session.as_deref(),
+        Some(old.session_id.as_str())
+    );
+    assert!(
+        last.previous_refresh_token.is_some(),
+        "the forwarded token is journaled (fingerprint)"
+    );
+    assert_eq!(
+        last.device_id.as_deref(),
+        Some("3f1c2a9e-0000-4000-8000-000000000001")
+    );
+    assert!(finalize[0].replaced_session.is_none() && finalize[0].previous_refresh_token.is_none());
+}
+
+#[tokio::test]
+async fn a_login_bringing_another_users_token_ends_nothing() {
+    let server = server().await;
+    let ada = login(&server, "ada@example.com").await;
+    let bob = login(&server, "bob@example.com").await;
+    let challenge = server
+        .control()
+        .challenge_for(&bob.user_id)
+        .await
+        .expect("challenge");
+    let url = format!("{}/login/finalize", server.api_url());
+    let response = http()
+        .post(&url)
+        .header("DPoP", Key::new().proof("POST", &url))
+        .header("X-Refresh-Token", &ada.refresh_token)
+        .json(&json!({"challenge_token": challenge}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    let sessions = server.control().sessions().await.expect("sessions");
+    let ada_session = sessions
+        .iter()
+        .find(|s| s.id == ada.session_id)
+        .expect("ada");
+    assert!(ada_session.revoked.is_none());
+}

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{Key, expect_error, http, login, refresh_with, server};
-use prelude_mock_server::{DeviceType, MockServer, SessionView};
+use prelude_mock_server::{DeviceType, MockServer, NonceMode, SessionView};
 use serde_json::{Value, json};
 
 async fn list(server: &MockServer, token: &str, query: &str) -> reqwest::Response {
@@ -190,7 +190,7 @@ async fn a_dpop_proof_on_me_routes_is_optional_but_verified_and_bound() {
     );
     expect_error(
         send(session.key.proof("POST", &url)).await.expect("send"),
-        401,
+        400,
         "invalid_dpop_proof",
     )
     .await;
@@ -200,6 +200,67 @@ async fn a_dpop_proof_on_me_routes_is_optional_but_verified_and_bound() {
         "dpop_key_mismatch",
     )
     .await;
+}
+
+#[tokio::test]
+async fn an_rfc9449_resource_server_challenges_for_a_nonce_with_401_and_www_authenticate() {
+    let server = server().await;
+    let session = login(&server, "ada@example.com").await;
+    server
+        .control()
+        .update_policy(|p| {
+            p.nonce_mode = NonceMode::Required;
+            p.rfc9449_resource_errors = true;
+        })
+        .await
+        .expect("policy");
+    let url = format!("{}/me/list", server.api_url());
+    let answer = http()
+        .get(&url)
+        .bearer_auth(&session.access_token)
+        .header("DPoP", session.key.proof("GET", &url))
+        .send()
+        .await
+        .expect("send");
+    let challenge = common::header(&answer, "www-authenticate");
+    assert!(
+        challenge.starts_with("DPoP ") && challenge.contains("error=\"use_dpop_nonce\""),
+        "{challenge}"
+    );
+    let nonce = common::header(&answer, "dpop-nonce");
+    expect_error(answer, 401, "use_dpop_nonce").await;
+    let retried = http()
+        .get(&url)
+        .bearer_auth(&session.access_token)
+        .header(
+            "DPoP",
+            session.key.proof_builder("GET", &url).nonce(&nonce).build(),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(retried.status(), 200);
+}
+
+#[tokio::test]
+async fn prelude_resource_errors_keep_the_400_nonce_challenge() {
+    let server = server().await;
+    let session = login(&server, "ada@example.com").await;
+    server
+        .control()
+        .update_policy(|p| p.nonce_mode = NonceMode::Required)
+        .await
+        .expect("policy");
+    let url = format!("{}/me/list", server.api_url());
+    let answer = http()
+        .get(&url)
+        .bearer_auth(&session.access_token)
+        .header("DPoP", session.key.proof("GET", &url))
+        .send()
+        .await
+        .expect("send");
+    assert!(answer.headers().get("www-authenticate").is_none());
+    expect_error(answer, 400, "use_dpop_nonce").await;
 }
 
 #[tokio::test]

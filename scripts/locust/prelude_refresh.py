@@ -4,7 +4,7 @@ Each simulated user creates an account and a login challenge through the server'
 API (`/__mock`, the mock's or any server offering it), finalizes the login with a P-256 key of
 its own, then refreshes back to back: every refresh carries a fresh DPoP proof signed with the
 `cryptography` package and the refresh token the previous answer rotated in. Rejections (a
-reused token gets 401, a forged proof 401 `invalid_dpop_proof`, 5xx, ...) are Locust failures.
+reused token gets 401, a forged proof 400 `invalid_dpop_proof`, 5xx, ...) are Locust failures.
 When the run ends, the master reads the server's stats and fails the run (exit code 1) if the
 server detected any refresh-token reuse.
 

@@ -5,6 +5,8 @@
 //! binaries users install never contain them. It offers:
 //!
 //! - [`driver`]: the reference client with one defect, as an in-process driver;
+//!   [`unusual_driver`]: with one correct but unusual behaviour ([`UnusualVariant`]), which
+//!   must fail no scenario;
 //! - [`serve_in_order`]: an adapter loop that answers one request at a time, in order (the
 //!   plumbing bug `check-adapter` must reject);
 //! - the `broken-adapter` binary: either behind the adapter protocol;
@@ -19,7 +21,7 @@
 //! let broken = driver(BrokenVariant::NoCoalescing);
 //! ```
 
-pub use prelude_session::BrokenVariant;
+pub use prelude_session::{BrokenVariant, UnusualVariant};
 
 use std::sync::Arc;
 
@@ -33,6 +35,54 @@ pub fn driver(variant: BrokenVariant) -> InProcess {
     InProcess::customised(format!("prelude-session (broken: {variant})"), move |b| {
         b.broken(variant)
     })
+}
+
+/// The reference client with the correct but unusual behaviour `variant` switched on,
+/// reporting itself as `prelude-session (unusual: <variant>)`.
+pub fn unusual_driver(variant: UnusualVariant) -> InProcess {
+    InProcess::customised(format!("prelude-session (unusual: {variant})"), move |b| {
+        b.unusual(variant)
+    })
+}
+
+/// A variant of the reference client the `broken-adapter` binary can serve: a defect or an
+/// unusual but correct behaviour, by its kebab-case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// One deliberate defect.
+    Broken(BrokenVariant),
+    /// One correct but unusual behaviour.
+    Unusual(UnusualVariant),
+}
+
+impl Variant {
+    /// The in-process driver of this variant.
+    pub fn driver(self) -> InProcess {
+        match self {
+            Self::Broken(v) => driver(v),
+            Self::Unusual(v) => unusual_driver(v),
+        }
+    }
+}
+
+impl std::str::FromStr for Variant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse()
+            .map(Self::Broken)
+            .or_else(|_| s.parse().map(Self::Unusual))
+            .map_err(|_| format!("no broken or unusual variant is called {s:?}"))
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Broken(v) => v.fmt(f),
+            Self::Unusual(v) => v.fmt(f),
+        }
+    }
 }
 
 /// Serves `driver` the wrong way: reads a request, waits for its answer, writes it, and only

@@ -273,13 +273,12 @@ impl Client<'_> {
     /// `callers` arrive evenly over `2 × hold` while the server holds the refresh for `hold`.
     async fn staggered(&mut self, callers: usize, hold: Duration) -> Result<Burst, Error> {
         self.prepare().await?;
-        let fault = Fault {
-            route: Route::Refresh,
-            times: 1,
-            action: FaultAction::Delay {
+        let fault = Fault::new(
+            Route::Refresh,
+            FaultAction::Delay {
                 ms: u64::try_from(hold.as_millis()).unwrap_or(u64::MAX),
             },
-        };
+        );
         self.server
             .control()
             .add_fault(&fault)

@@ -252,11 +252,7 @@ async fn pipelining(wire: &mut Wire, check: &mut AdapterCheck, hello: &Hello, wo
             return;
         }
     };
-    let fault = Fault {
-        route: Route::Refresh,
-        times: 1,
-        action: FaultAction::Delay { ms: SLOW_MS },
-    };
+    let fault = Fault::new(Route::Refresh, FaultAction::Delay { ms: SLOW_MS });
     if let Err(e) = server.control().add_fault(&fault).await {
         check.record(
             CHECK,

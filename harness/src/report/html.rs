@@ -24,7 +24,7 @@ const TEMPLATES: [(&str, &str); 5] = [
 ];
 
 /// The levels the summary has a column for, in order.
-const LEVELS: [&str; 3] = ["must", "should", "unspecified"];
+const LEVELS: [&str; 4] = ["must", "should", "may", "unspecified"];
 
 /// One run's report as a self-contained HTML page: a summary by area and level, the
 /// scenarios that need a look, and every scenario expandable to its steps and its server
@@ -351,7 +351,10 @@ impl<'a> Area<'a> {
     }
 
     fn add(&mut self, s: &'a ScenarioResult) {
-        let level = LEVELS.iter().position(|l| *l == s.level).unwrap_or(2);
+        let level = LEVELS
+            .iter()
+            .position(|l| *l == s.level)
+            .unwrap_or(LEVELS.len() - 1);
         match &s.outcome {
             Outcome::Skipped { .. } => self.skipped += 1,
             outcome => {

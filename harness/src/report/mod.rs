@@ -129,7 +129,7 @@ pub struct ScenarioResult {
     pub feature: String,
     /// Scenario name.
     pub name: String,
-    /// `must`, `should` or `unspecified`.
+    /// `must`, `should`, `may` or `unspecified`.
     pub level: String,
     /// Source tags.
     pub sources: Vec<String>,

@@ -149,18 +149,23 @@ async fn same_token_at_once(w: &mut World, n: usize) -> StepResult {
     Ok(())
 }
 
-#[then(regex = r#"^the answer is (\d+)(?: with code "([a-z_]+)")?$"#)]
-async fn the_answer_is(w: &mut World, status: u16, code: String) -> StepResult {
+#[then(regex = r#"^the answer is (\d+)(?: or (\d+))?(?: with code "([a-z_]+)")?$"#)]
+async fn the_answer_is(w: &mut World, status: u16, or: String, code: String) -> StepResult {
     let answer = w
         .answers
         .last()
         .ok_or_else(|| StepError::failed("no raw request was sent"))?;
-    ensure(answer.status == status, || {
-        format!(
-            "expected status {status}, got {} ({:?})",
-            answer.status, answer.code
-        )
-    })?;
+    let other = super::number::<u16>(&or);
+    ensure(
+        answer.status == status || Some(answer.status) == other,
+        || {
+            let want = other.map_or(status.to_string(), |o| format!("{status} or {o}"));
+            format!(
+                "expected status {want}, got {} ({:?})",
+                answer.status, answer.code
+            )
+        },
+    )?;
     match optional(&code) {
         Some(code) => ensure(answer.code.as_deref() == Some(code), || {
             format!("expected code {code:?}, got {:?}", answer.code)

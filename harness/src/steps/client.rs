@@ -22,9 +22,14 @@ async fn is_logged_in(w: &mut World, who: Who) -> StepResult {
     login(w, who.name(), false, true).await
 }
 
-#[when(regex = r#"^(?:the client|client "([a-z0-9_-]+)") logs in( with a wrong password)?$"#)]
-async fn logs_in(w: &mut World, who: Who, wrong: String) -> StepResult {
-    w.act().await?;
+#[given(
+    regex = r#"^(?:the client|client "([a-z0-9_-]+)") logs in(?: again)?( with a wrong password)?$"#
+)]
+#[when(
+    regex = r#"^(?:the client|client "([a-z0-9_-]+)") logs in(?: again)?( with a wrong password)?$"#
+)]
+async fn logs_in(w: &mut World, #[step] step: &Step, who: Who, wrong: String) -> StepResult {
+    w.act_as(step).await?;
     login(w, who.name(), !wrong.is_empty(), false).await
 }
 
@@ -54,9 +59,10 @@ async fn invalidates(w: &mut World, #[step] step: &Step, who: Who) -> StepResult
     w.must(who.name(), Op::Invalidate).await.map(drop)
 }
 
+#[given(regex = r#"^(?:the client|client "([a-z0-9_-]+)") logs out(?: again)?$"#)]
 #[when(regex = r#"^(?:the client|client "([a-z0-9_-]+)") logs out(?: again)?$"#)]
-async fn logs_out(w: &mut World, who: Who) -> StepResult {
-    w.act().await?;
+async fn logs_out(w: &mut World, #[step] step: &Step, who: Who) -> StepResult {
+    w.act_as(step).await?;
     record(w, who.name(), Op::Logout).await
 }
 
@@ -183,12 +189,14 @@ async fn asks_for_the_otp_code_again(w: &mut World, who: Who) -> StepResult {
 
 // --- state subscriptions
 
-#[given(regex = r#"^(?:the client|client "([a-z0-9_-]+)") subscribes to state changes$"#)]
-async fn subscribes(w: &mut World, who: Who) -> StepResult {
+#[given(
+    regex = r#"^(?:the client|client "([a-z0-9_-]+)") subscribes to state changes(?: as "([a-z0-9_-]+)")?$"#
+)]
+async fn subscribes(w: &mut World, who: Who, label: String) -> StepResult {
     w.ensure_configured(who.name()).await?;
     let answer: Subscription = w.must_as(who.name(), Op::Subscribe).await?;
     w.noted.insert(
-        format!("{}/subscription", who.name()),
+        subscription_key(who.name(), &label),
         answer.subscription.to_string(),
     );
     Ok(())
@@ -197,7 +205,7 @@ async fn subscribes(w: &mut World, who: Who) -> StepResult {
 #[when(regex = r#"^(?:the client|client "([a-z0-9_-]+)") unsubscribes$"#)]
 async fn unsubscribes(w: &mut World, who: Who) -> StepResult {
     w.act().await?;
-    let subscription = subscription(w, who.name())?;
+    let subscription = subscription(w, who.name(), "")?;
     w.must(who.name(), Op::Unsubscribe { subscription })
         .await
         .map(drop)
@@ -219,6 +227,77 @@ async fn a_refresh_is_in_flight(w: &mut World, ms: String) -> StepResult {
     // simultaneous ones.
     if let Some(ms) = super::number::<u64>(&ms) {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    Ok(())
+}
+
+#[when(
+    regex = r"^the client (refreshes|logs in), and logs out while the server holds the (?:refresh|login)'s answer$"
+)]
+async fn logs_out_while_held(w: &mut World, what: String) -> StepResult {
+    w.act().await?;
+    let driver = w.driver()?;
+    let (op, route) = if what == "refreshes" {
+        (Op::Refresh, prelude_mock_server::Route::Refresh)
+    } else {
+        w.ensure_configured(MAIN).await?;
+        let user = w.user()?;
+        let op = Op::Login {
+            email: user.email.clone(),
+            password: user.password.clone().into(),
+        };
+        (op, prelude_mock_server::Route::LoginFinalize)
+    };
+    let first = tokio::spawn({
+        let driver = driver.clone();
+        async move { driver.call(MAIN.to_owned(), op).await }
+    });
+    super::oracle::in_flight(w, route).await?;
+    // The request is on the server: give the logout time to reach the SDK's logout path
+    // while the answer is still held.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let logged_out = w.call(MAIN, Op::Logout).await?;
+    let first = first
+        .await
+        .map_err(|e| StepError::failed(format!("the first call's task failed: {e}")))?;
+    w.seen.note(&first);
+    w.burst = vec![first];
+    w.last.insert(MAIN.to_owned(), logged_out);
+    Ok(())
+}
+
+#[when(
+    regex = r#"^the client refreshes (\d+) times against a server that fails each first try with status (\d+) "([a-z_]+)"$"#
+)]
+async fn refreshes_against_failing_first_tries(
+    w: &mut World,
+    n: usize,
+    status: u16,
+    code: String,
+) -> StepResult {
+    w.act().await?;
+    w.retry_waits.clear();
+    for _ in 0..n {
+        let fault = prelude_mock_server::Fault::new(
+            prelude_mock_server::Route::Refresh,
+            prelude_mock_server::FaultAction::error(status, &code),
+        );
+        w.control
+            .add_fault(&fault)
+            .await
+            .map_err(|e| StepError::failed(format!("cannot inject the fault: {e}")))?;
+        w.must(MAIN, Op::Invalidate).await?;
+        let since = w.journal_position().await?;
+        let outcome = w.call(MAIN, Op::Refresh).await?;
+        let tries = w
+            .journal_since(since, Some(prelude_mock_server::Route::Refresh))
+            .await?;
+        // A retry within the call: how long after the failed try it came.
+        if let [failed, retry, ..] = tries.as_slice() {
+            w.retry_waits
+                .push(retry.received_ms.saturating_sub(failed.received_ms));
+        }
+        w.last.insert(MAIN.to_owned(), outcome);
     }
     Ok(())
 }
@@ -304,11 +383,13 @@ async fn login(w: &mut World, name: &str, wrong: bool, must: bool) -> StepResult
     Ok(())
 }
 
-/// The main client's session id, from a login's answer.
+/// The main client's session id, from a login's answer (an earlier one is kept, for "the
+/// client's previous session").
 fn remember_session(w: &mut World, name: &str, outcome: &Answer) -> StepResult {
     if name == MAIN && outcome.is_ok() {
         let user: UserInfo = w.decode("login", outcome)?;
-        w.client_sid = user.session_id;
+        let previous = std::mem::replace(&mut w.client_sid, user.session_id);
+        w.previous_sids.extend(previous);
     }
     Ok(())
 }
@@ -327,6 +408,7 @@ async fn burst(w: &mut World, n: usize, clients: &[String], op: Op) -> StepResul
         .flat_map(|c| std::iter::repeat_n(c, n))
         .map(|c| driver.call(c.clone(), op.clone()));
     w.burst = join_all(calls).await;
+    w.burst.iter().for_each(|r| w.seen.note(r));
     if let Some(Err(e)) = w
         .burst
         .iter()
@@ -341,9 +423,18 @@ async fn burst(w: &mut World, n: usize, clients: &[String], op: Op) -> StepResul
     Ok(())
 }
 
-pub(super) fn subscription(w: &World, name: &str) -> Result<u64, StepError> {
+/// Where a subscription's id is noted: `label` tells two subscribers of one client apart.
+fn subscription_key(name: &str, label: &str) -> String {
+    match optional(label) {
+        Some(label) => format!("{name}/subscription/{label}"),
+        None => format!("{name}/subscription"),
+    }
+}
+
+/// The id of `name`'s subscription `label` (empty: the unlabelled one).
+pub(super) fn subscription(w: &World, name: &str, label: &str) -> Result<u64, StepError> {
     w.noted
-        .get(&format!("{name}/subscription"))
+        .get(&subscription_key(name, label))
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| StepError::failed(format!("client {name:?} has not subscribed")))
 }

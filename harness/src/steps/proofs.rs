@@ -31,6 +31,32 @@ async fn htu_without_query(w: &mut World) -> StepResult {
         })
 }
 
+#[then(regex = r"^every DPoP proof the client sent named the server in lower case$")]
+async fn htu_in_lower_case(w: &mut World) -> StepResult {
+    // Scheme and host are case-insensitive (RFC 3986 §6.2.2.1); Prelude's native SDKs send
+    // them lowercased so a server comparing htu byte for byte accepts them.
+    let entries = w.whole_journal(None).await?;
+    entries
+        .iter()
+        .filter_map(|e| Some((e, e.dpop.as_ref()?.htu.as_ref()?)))
+        .try_for_each(|(e, htu)| {
+            let authority = htu
+                .split_once("://")
+                .map(|(scheme, rest)| (scheme, rest.split('/').next().unwrap_or_default()));
+            ensure(
+                authority.is_some_and(|(scheme, host)| {
+                    scheme == scheme.to_lowercase() && host == host.to_lowercase()
+                }),
+                || {
+                    format!(
+                        "request #{} carried a proof with htu {htu:?}: scheme and host not in lower case",
+                        e.seq
+                    )
+                },
+            )
+        })
+}
+
 #[then(regex = r"^the accepted (refresh|logout|finalize) carried the server's nonce$")]
 async fn accepted_carried_nonce(w: &mut World, words: String) -> StepResult {
     let entries = w.journal(Some(route(&words)?)).await?;

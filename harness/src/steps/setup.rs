@@ -41,6 +41,68 @@ async fn the_server_requires_nonces(w: &mut World, rotating: String) -> StepResu
     policy(w, |p| p.nonce_mode = mode).await
 }
 
+#[given(
+    regex = r"^the server requires rotating DPoP nonces that change every (\d+) seconds, the last (\d+) accepted$"
+)]
+async fn the_server_rotates_nonces_every(w: &mut World, seconds: i64, history: u32) -> StepResult {
+    policy(w, |p| {
+        p.nonce_mode = NonceMode::Rotating;
+        p.nonce_rotation_seconds = seconds;
+        p.nonce_history = history;
+    })
+    .await
+}
+
+#[given(regex = r"^the server's DPoP nonce rotates$")]
+#[when(regex = r"^the server's DPoP nonce rotates$")]
+async fn the_nonce_rotates(w: &mut World, #[step] step: &Step) -> StepResult {
+    w.act_as(step).await?;
+    let every = w
+        .control
+        .policy()
+        .await
+        .map_err(|e| StepError::failed(format!("cannot read the policy: {e}")))?
+        .nonce_rotation_seconds
+        .max(1);
+    let now = raw::server_now(&w.control)
+        .await
+        .map_err(StepError::failed)?;
+    // To the first second of the next slot: the nonce changes, and the iat window still
+    // covers the SDK's unmoved clock.
+    advance_clock(w, every - now.rem_euclid(every)).await
+}
+
+#[given(regex = r"^the server answers DPoP errors on session routes as RFC 9449 challenges$")]
+async fn rfc9449_resource_errors(w: &mut World) -> StepResult {
+    policy(w, |p| p.rfc9449_resource_errors = true).await
+}
+
+#[given(regex = r"^the client backs off from (\d+) ms$")]
+fn the_client_backs_off_from(w: &mut World, ms: u64) {
+    w.retry_base_delay_ms = ms;
+}
+
+#[given(regex = r"^the client is configured with its server URL in mixed case$")]
+async fn configured_in_mixed_case(w: &mut World) -> StepResult {
+    w.client_base_url = Some(mixed_case(&w.base_url));
+    w.ensure_configured(crate::world::MAIN).await
+}
+
+/// `http://localhost:1234/x` as `HTTP://LOCALHOST:1234/x`: scheme and host are
+/// case-insensitive (RFC 3986 §6.2.2.1), the path is not.
+fn mixed_case(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let host_end = rest.find([':', '/']).unwrap_or(rest.len());
+    format!(
+        "{}://{}{}",
+        scheme.to_uppercase(),
+        rest[..host_end].to_uppercase(),
+        &rest[host_end..]
+    )
+}
+
 #[given(regex = r"^the server binds access tokens to the session's DPoP key$")]
 async fn the_server_binds_access_tokens(w: &mut World) -> StepResult {
     policy(w, |p| p.bind_access_tokens = true).await
@@ -53,9 +115,18 @@ async fn access_tokens_live(w: &mut World, ttl: i64) -> StepResult {
 }
 
 #[given(
-    regex = r"^the server's clock (?:jumps|is) (\d+) minutes (ahead|behind)(?: the client's)?$"
+    regex = r"^the server's clock (?:jumps|is) (\d+) minutes (ahead|behind|back)(?: of)?(?: the client's)?$"
 )]
-async fn the_server_clock_moves(w: &mut World, minutes: i64, way: String) -> StepResult {
+#[when(
+    regex = r"^the server's clock (?:jumps|is) (\d+) minutes (ahead|behind|back)(?: of)?(?: the client's)?$"
+)]
+async fn the_server_clock_moves(
+    w: &mut World,
+    #[step] step: &Step,
+    minutes: i64,
+    way: String,
+) -> StepResult {
+    w.act_as(step).await?;
     let seconds = if way == "ahead" {
         minutes * 60
     } else {
@@ -105,12 +176,13 @@ async fn a_reuse_grace_window(w: &mut World, seconds: u64) -> StepResult {
 }
 
 #[given(
-    regex = r#"^the next (?:(\d+) )?([a-z -]+?) requests? fails? with status (\d+) "([a-z_]+)"(?: and Retry-After (\d+))?$"#
+    regex = r#"^the (next|second) (?:(\d+) )?([a-z -]+?) requests? fails? with status (\d+) "([a-z_]+)"(?: and Retry-After (\d+))?$"#
 )]
 async fn the_next_requests_fail(
     w: &mut World,
+    which: String,
     times: String,
-    route: String,
+    words: String,
     status: u16,
     code: String,
     after: String,
@@ -120,7 +192,31 @@ async fn the_next_requests_fail(
         Some(after) => FaultAction::error_with_retry_after(status, &code, after),
         None => FaultAction::error(status, &code),
     };
-    fault(w, &route, action, times).await
+    // "the second": the first request goes through untouched (a challenge's retry fails).
+    let skip = u32::from(which == "second");
+    add_fault(
+        w,
+        Fault::new(route(&words)?, action).times(times).after(skip),
+    )
+    .await
+}
+
+#[given(regex = r"^the next ([a-z -]+?) is answered (\d+) ms late$")]
+async fn the_next_answer_is_late(w: &mut World, route: String, ms: u64) -> StepResult {
+    fault(w, &route, FaultAction::CommitThenDelay { ms }, 1).await
+}
+
+#[given(regex = r"^the next list answer carries members the SDK does not know$")]
+async fn the_next_list_has_unknown_members(w: &mut World) -> StepResult {
+    // A newer server's answer: a top-level member and one on every session the SDK has
+    // never heard of.
+    let action = FaultAction::amend()
+        .merge(serde_json::json!({ "region": "eu-west-3", "links": { "self": "/v1/session/me/list" } }))
+        .merge_each(
+            "sessions",
+            serde_json::json!({ "trust_level": "high", "geo": { "country": "FR" } }),
+        );
+    fault(w, "list", action, 1).await
 }
 
 #[given(regex = r"^the next ([a-z -]+?) is committed but its answer is lost$")]
@@ -203,7 +299,10 @@ pub(crate) fn route(words: &str) -> Result<Route, StepError> {
 }
 
 async fn fault(w: &World, words: &str, action: FaultAction, times: u32) -> StepResult {
-    let fault = Fault::new(route(words)?, action).times(times);
+    add_fault(w, Fault::new(route(words)?, action).times(times)).await
+}
+
+async fn add_fault(w: &World, fault: Fault) -> StepResult {
     w.control
         .add_fault(&fault)
         .await

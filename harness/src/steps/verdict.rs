@@ -10,15 +10,16 @@ use crate::protocol::{AccessToken, Events, ListedSessions, Op, SdkError, Stored,
 use crate::world::{MAIN, World};
 
 #[then(
-    regex = r#"^(?:the client|client "([a-z0-9_-]+)")'s subscriber saw (exactly )?("[a-z_]+"(?:, "[a-z_]+")*|nothing)$"#
+    regex = r#"^(?:the client|client "([a-z0-9_-]+)")'s subscriber(?: "([a-z0-9_-]+)")? saw (exactly )?("[a-z_]+"(?:, "[a-z_]+")*|nothing)$"#
 )]
 async fn the_subscriber_saw(
     w: &mut World,
     who: Who,
+    label: String,
     exactly: String,
     states: String,
 ) -> StepResult {
-    let seen = subscriber_events(w, who.name()).await?;
+    let seen = subscriber_events(w, who.name(), &label).await?;
     let want: Vec<&str> = states
         .split(", ")
         .filter(|s| *s != "nothing")
@@ -45,7 +46,7 @@ async fn the_subscriber_saw_in_order(
     first: String,
     then: String,
 ) -> StepResult {
-    let seen = subscriber_events(w, who.name()).await?;
+    let seen = subscriber_events(w, who.name(), "").await?;
     let found = seen
         .windows(2)
         .any(|pair| pair[0] == first && pair[1] == then);
@@ -54,7 +55,21 @@ async fn the_subscriber_saw_in_order(
     })
 }
 
-// --- time
+#[then(
+    regex = r#"^(?:the client|client "([a-z0-9_-]+)")'s subscriber(?: "([a-z0-9_-]+)")? was told "([a-z_]+)"$"#
+)]
+async fn the_subscriber_was_told(
+    w: &mut World,
+    who: Who,
+    label: String,
+    state: String,
+) -> StepResult {
+    // Whatever came before (an SDK may replay the current state to a new subscriber).
+    let seen = subscriber_events(w, who.name(), &label).await?;
+    ensure(seen.contains(&state), || {
+        format!("the subscriber saw {seen:?}, never {state:?}")
+    })
+}
 
 #[then(regex = r#"^(?:(?:the client|client "([a-z0-9_-]+)")'s call|the call) succeeds$"#)]
 async fn the_call_succeeds(w: &mut World, who: Who) -> StepResult {
@@ -260,8 +275,8 @@ fn burst_succeeded(w: &World, n: &str) -> StepResult {
     })
 }
 
-async fn subscriber_events(w: &World, name: &str) -> Result<Vec<String>, StepError> {
-    let subscription = subscription(w, name)?;
+async fn subscriber_events(w: &World, name: &str, label: &str) -> Result<Vec<String>, StepError> {
+    let subscription = subscription(w, name, label)?;
     let answer: Events = w.must_as(name, Op::Events { subscription }).await?;
     Ok(answer.events)
 }

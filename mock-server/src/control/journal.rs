@@ -68,6 +68,17 @@ pub struct JournalEntry {
     /// Headers and body as sent, redacted; only when the server records requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<WireRequest>,
+    /// The request's `X-Device-Id`, when it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    /// Fingerprint of the previous session's refresh token a login brought along
+    /// (re-login: `X-Refresh-Token` on finalize).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_refresh_token: Option<String>,
+    /// The session that login ended because of it (none when the token was not the same
+    /// user's or no longer active).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_session: Option<String>,
 }
 
 /// Counters over the journal since the last reset.
@@ -126,6 +137,8 @@ pub(crate) struct TraceData {
     pub(crate) rotated: bool,
     pub(crate) grace_reissue: bool,
     pub(crate) session_created: bool,
+    pub(crate) previous_refresh_token: Option<String>,
+    pub(crate) replaced_session: Option<String>,
 }
 
 /// Shared handle to a request's [`TraceData`], carried in request extensions.

@@ -147,8 +147,10 @@ impl Reason {
             | UrlMismatch
             | IatTooOld
             | IatInFuture
+            // 400, as at an OAuth token endpoint (RFC 9449 §5) and in Prelude's SDK fixtures;
+            // the policy's `rfc9449_resource_errors` answers 401 on `/me/*` instead (§7.1).
             | ReplayedProof
-            | AccessTokenHashMismatch => (StatusCode::UNAUTHORIZED, "invalid_dpop_proof"),
+            | AccessTokenHashMismatch => (StatusCode::BAD_REQUEST, "invalid_dpop_proof"),
             NonceMissing | NonceStale => (StatusCode::BAD_REQUEST, "use_dpop_nonce"),
             KeyMismatch => (StatusCode::UNAUTHORIZED, "dpop_key_mismatch"),
             MissingRefreshToken | UnknownRefreshToken | RefreshTokenReused | SessionRevoked
@@ -223,6 +225,8 @@ pub(crate) struct ApiError {
     code: Cow<'static, str>,
     message: String,
     reason: Reason,
+    /// `WWW-Authenticate` for a resource server's DPoP challenge (RFC 9449 §7.1).
+    www_authenticate: Option<String>,
 }
 
 impl ApiError {
@@ -234,7 +238,23 @@ impl ApiError {
             code: Cow::Borrowed(code),
             message: message.into(),
             reason,
+            www_authenticate: None,
         }
+    }
+
+    /// The same error as a resource server answers it under RFC 9449 §7.1 and §9: a DPoP
+    /// error (`use_dpop_nonce`, `invalid_dpop_proof`) becomes 401 with
+    /// `WWW-Authenticate: DPoP error="…"`; the JSON body stays. Other errors are unchanged.
+    pub(crate) fn into_resource_challenge(mut self) -> Self {
+        if matches!(&*self.code, "use_dpop_nonce" | "invalid_dpop_proof") {
+            self.status = StatusCode::UNAUTHORIZED;
+            self.www_authenticate = Some(format!(
+                "DPoP error=\"{}\", error_description=\"{}\", algs=\"ES256\"",
+                self.code,
+                self.message.replace(['"', '\\'], "'")
+            ));
+        }
+        self
     }
 
     /// A framework's own error answer (an extractor's rejection), re-rendered as Prelude JSON
@@ -250,6 +270,7 @@ impl ApiError {
             code: Cow::Borrowed(code),
             message,
             reason: Reason::MalformedRequest,
+            www_authenticate: None,
         }
     }
 
@@ -260,6 +281,7 @@ impl ApiError {
             code: Cow::Owned(code),
             message,
             reason: Reason::InjectedFault,
+            www_authenticate: None,
         }
     }
 }
@@ -278,6 +300,15 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(challenge) = self
+            .www_authenticate
+            .as_deref()
+            .and_then(|c| axum::http::HeaderValue::from_str(c).ok())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, challenge);
+        }
         response.extensions_mut().insert(Rejection {
             reason: self.reason,
             code: self.code.into_owned(),

@@ -61,10 +61,14 @@ pub(crate) async fn serve(
         }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // Every answer of the router carries `Date` from the virtual clock (`stamp`); hyper's own
+    // would put the real time back on an answer a fault left without one.
     builder
         .http1()
         .timer(TokioTimer::new())
+        .auto_date_header(false)
         .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms));
+    builder.http2().auto_date_header(false);
     let served = async {
         match tls {
             None => {

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use crate::Reason;
 use crate::config::Limits;
-use crate::control::faults::FaultAction;
+use crate::control::faults::{FaultAction, HeaderEdits, amend_body};
 use crate::control::journal::{JournalEntry, Trace, Verdict};
 use crate::http::api_error::{ApiError, Rejection};
 use crate::http::extract::MAX_BODY;
@@ -23,6 +23,9 @@ use crate::http::route::Route;
 use crate::http::time_fmt::http_date;
 use crate::http::wire::WireRequest;
 use crate::state::AppState;
+
+/// Longest `X-Device-Id` the journal keeps (a UUID is 36 characters).
+const MAX_DEVICE_ID: usize = 128;
 
 /// Largest total size of request headers answered normally.
 pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -54,6 +57,11 @@ pub(crate) async fn observe(
     let route = Route::from_path(&path);
     let _in_flight = route.map(|r| state.journal.in_flight(r));
     let method = req.method().to_string();
+    let device_id = req
+        .headers()
+        .get(crate::headers::DEVICE_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(MAX_DEVICE_ID).collect::<String>());
     let trace = Trace::default();
     req.extensions_mut().insert(trace.clone());
     let connection = req.extensions().get::<ConnectionControl>().cloned();
@@ -71,19 +79,31 @@ pub(crate) async fn observe(
     // A delay composes with the next fault queued for the route (a slow error, a slow reset).
     while let Some(FaultAction::Delay { ms }) = fault {
         tokio::time::sleep(Duration::from_millis(ms)).await;
-        fault = route.and_then(|r| state.faults.take(r));
+        fault = route.and_then(|r| state.faults.take_next(r));
     }
-    let (response, drop_detail) = match fault {
+    let edits = fault
+        .as_ref()
+        .and_then(|f| f.header_edits().ok())
+        .filter(|e| !e.is_empty());
+    let (mut response, drop_detail) = match fault {
         None | Some(FaultAction::Delay { .. }) => (Some(next.run(req).await), None),
         Some(FaultAction::Error {
             status,
             code,
             message,
             retry_after,
+            pad_to,
+            ..
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let message =
+            let mut message =
                 message.unwrap_or_else(|| "error injected by the mock's fault API".into());
+            if let Some(size) = pad_to {
+                // The body is the message plus its code and type: pad the message to the size.
+                let padding = size.saturating_sub(message.len());
+                message.push(' ');
+                message.extend(std::iter::repeat_n('.', padding));
+            }
             let mut response = ApiError::injected(status, code, message).into_response();
             if let Some(seconds) = retry_after {
                 response
@@ -104,7 +124,25 @@ pub(crate) async fn observe(
             );
             (None, Some(detail))
         }
+        Some(FaultAction::CommitThenDelay { ms }) => {
+            let committed = next.run(req).await;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            (Some(committed), None)
+        }
+        Some(FaultAction::Amend {
+            merge, merge_each, ..
+        }) => {
+            let handled = next.run(req).await;
+            (
+                Some(amend(handled, merge.as_ref(), &merge_each).await),
+                None,
+            )
+        }
     };
+    if let (Some(response), Some(edits)) = (response.as_mut(), edits) {
+        // Applied by `stamp`, after `Date` and `DPoP-Nonce` are set.
+        response.extensions_mut().insert(edits);
+    }
 
     let data = trace.take();
     let rejection = response
@@ -133,6 +171,9 @@ pub(crate) async fn observe(
         rotated: data.rotated,
         grace_reissue: data.grace_reissue,
         request,
+        device_id,
+        previous_refresh_token: data.previous_refresh_token,
+        replaced_session: data.replaced_session,
     };
     tracing::info!(
         seq,
@@ -183,7 +224,35 @@ pub(crate) async fn stamp(State(state): State<AppState>, req: Request, next: Nex
     {
         headers.insert(crate::headers::DPOP_NONCE, nonce);
     }
+    if let Some(edits) = response.extensions_mut().remove::<HeaderEdits>() {
+        edits.apply(response.headers_mut());
+    }
     response
+}
+
+/// The answer of an `amend` fault: a JSON object body with the patches merged in (any other
+/// body is left as it is).
+async fn amend(
+    response: Response,
+    merge: Option<&serde_json::Value>,
+    each: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Response {
+    if merge.is_none() && each.is_empty() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let body = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(mut json) if json.is_object() => {
+            amend_body(&mut json, merge, each);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
+        }
+        _ => bytes,
+    };
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Answers 431 with a Prelude error when the request headers are too large.

@@ -17,7 +17,7 @@ use crate::control::journal::Trace;
 use crate::http::api_error::ApiError;
 use crate::http::extract::Body;
 use crate::state::AppState;
-use crate::store::{Device, NewSession, Spend, VerificationKind};
+use crate::store::{Device, NewSession, VerificationKind};
 use crate::tokens::ChallengeClaims;
 use crate::{Reason, jose};
 
@@ -47,7 +47,12 @@ fn device(headers: &HeaderMap) -> Device {
         .iter()
         .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
         .unwrap_or_default();
-    Device::from_user_agent(ua)
+    let mut device = Device::from_user_agent(ua);
+    device.install_id = headers
+        .get(crate::headers::DEVICE_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(|id| id.chars().take(128).collect());
+    device
 }
 
 /// Creates a session for `user_id` pinned to the proof's key and answers with the token pair.
@@ -60,12 +65,16 @@ fn start_session(
 ) -> Result<Response, ApiError> {
     let policy = state.policy();
     let now = state.now();
-    let NewSession {
-        session_id,
-        user_id,
-        refresh_token: token,
-        expires_at,
-    } = {
+    let (
+        NewSession {
+            session_id,
+            user_id,
+            refresh_token: token,
+            expires_at,
+        },
+        previous,
+        replaced,
+    ) = {
         let mut store = state.store();
         let created = store
             .create_session(
@@ -76,16 +85,19 @@ fn start_session(
                 policy.refresh_token_ttl_seconds,
             )
             .map_err(|reason| ApiError::new(reason, "cannot start a session for this user"))?;
-        // Finalize may name the previous session's refresh token: that session ends now.
-        if let Some(previous) = refresh_token(headers, &state.refresh_cookie()) {
-            let _ignored = store.spend(previous, jkt, now, 0, Spend::Logout);
-        }
-        created
+        // A re-login may bring the previous session's refresh token (the native SDKs send it
+        // as X-Refresh-Token): that session ends now, whichever key the new one is bound to
+        // (the SDKs make a new key per login). A token of another user is ignored.
+        let previous = refresh_token(headers, &state.refresh_cookie());
+        let replaced = previous.and_then(|t| store.end_replaced_session(t, user_id, now));
+        (created, previous.map(jose::fingerprint), replaced)
     };
     trace.update(|t| {
         t.session_id = Some(session_id.clone());
         t.generation = Some(0);
         t.session_created = true;
+        t.previous_refresh_token = previous;
+        t.replaced_session = replaced;
     });
     let (access, exp) = access_token(state, &user_id, &session_id, now, &policy);
     Ok(token_pair(state, access, exp, token.expose(), expires_at))

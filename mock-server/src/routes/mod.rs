@@ -258,14 +258,22 @@ pub(crate) fn authenticate(
         ));
     }
     let policy = state.policy();
-    let proof = check_proof(state, line, trace, &policy, bound.is_some())?;
+    let resource_error = |e: ApiError| {
+        if policy.rfc9449_resource_errors {
+            e.into_resource_challenge()
+        } else {
+            e
+        }
+    };
+    let proof =
+        check_proof(state, line, trace, &policy, bound.is_some()).map_err(resource_error)?;
     if bound.is_some() {
         let expected = token_hash(token);
         if proof.as_ref().and_then(|p| p.ath.as_deref()) != Some(expected.as_str()) {
-            return Err(ApiError::new(
+            return Err(resource_error(ApiError::new(
                 Reason::AccessTokenHashMismatch,
                 "DPoP proof ath must be the base64url SHA-256 of the access token",
-            ));
+            )));
         }
     }
     let mut store = state.store();

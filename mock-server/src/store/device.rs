@@ -65,6 +65,8 @@ pub(crate) struct Device {
     pub(crate) model: String,
     pub(crate) kind: DeviceType,
     pub(crate) os_version: String,
+    /// The `X-Device-Id` the login came with (a stable per-install id), if any.
+    pub(crate) install_id: Option<String>,
 }
 
 impl Device {
@@ -108,6 +110,7 @@ impl Device {
             model: model.into(),
             kind,
             os_version: os_version.unwrap_or_default(),
+            install_id: None,
         }
     }
 }

@@ -50,6 +50,7 @@ impl Session {
             created_at: self.created_at,
             expires_at: self.expires_at,
             device: Some(self.view()),
+            device_id: self.device.install_id.clone(),
         }
     }
 
@@ -205,6 +206,23 @@ impl Store {
         let mut all: Vec<SessionRecord> = self.sessions.values().map(Session::record).collect();
         all.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         all
+    }
+
+    /// Ends the session `token` belongs to when a login of the same user brings it along
+    /// (re-login), whichever key signed the login; the id of the session ended, if any.
+    pub(crate) fn end_replaced_session(
+        &mut self,
+        token: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Option<String> {
+        let (sid, _) = self.tokens.get(token)?;
+        let session = self
+            .sessions
+            .get_mut(sid)
+            .filter(|s| s.user_id == user_id && s.active(now))?;
+        session.revoked = Some(Reason::SessionRevoked);
+        Some(session.id.clone())
     }
 
     pub(crate) fn revoke_session(&mut self, sid: &str) -> Result<(), Reason> {

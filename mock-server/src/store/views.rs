@@ -60,4 +60,7 @@ pub struct SessionRecord {
     /// `os_version`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<SessionView>,
+    /// The `X-Device-Id` the login came with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }

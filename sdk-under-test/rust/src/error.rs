@@ -77,6 +77,16 @@ impl Error {
         Self::new(ErrorKind::BadResponse, message)
     }
 
+    /// The same error with `text` added to its message (for a broken variant that leaks).
+    pub(crate) fn with_detail(&self, text: &str) -> Self {
+        Self(Arc::new(Repr {
+            kind: self.0.kind,
+            message: format!("{} ({text})", self.0.message),
+            code: self.0.code.clone(),
+            status: self.0.status,
+        }))
+    }
+
     /// The broad kind of failure.
     pub fn kind(&self) -> ErrorKind {
         self.0.kind

@@ -21,6 +21,7 @@ pub fn server_answer(status: u16, headers: &[(&[u8], &[u8])], body: &[u8], local
         status,
         headers: map,
         body: body.to_vec(),
+        decode_limit: crate::http::MAX_ERROR_BODY,
     };
     let skew = answer.skew(local_now);
     let _ = answer.server_skew(local_now);
@@ -28,7 +29,8 @@ pub fn server_answer(status: u16, headers: &[(&[u8], &[u8])], body: &[u8], local
     let _ = answer.code();
     let _ = answer.is_transient();
     let _ = crate::client::refresh_token_pair(&answer, local_now, skew);
-    let _ = crate::sessions::parse_page(body, true);
-    let _ = crate::sessions::parse_page(body, false);
+    for (types, fields) in [(false, false), (true, false), (false, true)] {
+        let _ = crate::sessions::parse_page(body, types, fields);
+    }
     let _ = answer.error();
 }

@@ -1,7 +1,8 @@
 //! One exchange with the Prelude API: the DPoP proof and its single `use_dpop_nonce` retry,
-//! capture of the nonce and of the clock skew (`Date`), decoding of error bodies, and the
-//! backoff schedule. It knows whether a failed request may have reached the server, which
-//! is what decides if a single-use refresh token may be sent again.
+//! capture of the nonce and of the clock skew (`Date`), decoding of error bodies (up to 4 KiB,
+//! as Prelude's Apple SDK), the `X-Device-Id` every request carries, and the backoff
+//! schedule. It knows whether a failed request may have reached the server, which is what
+//! decides if a single-use refresh token may be sent again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +43,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The delay after failed attempt number `attempt` (1-based).
-    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    /// The delay after failed attempt `attempt` (1-based); with `full_jitter`, drawn from the
+    /// whole `[0, capped]` range instead of its top quarter.
+    pub(crate) fn delay_with(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        full_jitter: bool,
+    ) -> Duration {
         let exponential = self
             .base_delay
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
@@ -53,8 +60,38 @@ impl RetryPolicy {
             Ok(()) => f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX),
             Err(_) => 1.0,
         };
-        let jittered = capped.mul_f64(0.75 + 0.25 * jitter);
+        let jittered = if full_jitter {
+            capped.mul_f64(jitter)
+        } else {
+            capped.mul_f64(0.75 + 0.25 * jitter)
+        };
         retry_after.map_or(jittered, |server| server.min(self.max_delay).max(jittered))
+    }
+}
+
+/// Error bodies larger than this are not decoded (Prelude's Apple SDK caps them at 4 KiB):
+/// an oversized body is not trusted to steer a retry.
+pub(crate) const MAX_ERROR_BODY: usize = 4 * 1024;
+
+/// The HTTP client, and what every request carries.
+pub(crate) struct Transport {
+    pub(crate) client: reqwest::Client,
+    /// This installation's `X-Device-Id`, when the store keeps one.
+    pub(crate) device_id: Option<String>,
+}
+
+impl Transport {
+    /// A request to `url`, with `X-Device-Id`.
+    pub(crate) fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.stamp(self.client.request(method, url))
+    }
+
+    /// Adds `X-Device-Id` to a request built elsewhere.
+    pub(crate) fn stamp(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.device_id {
+            Some(id) => request.header("X-Device-Id", id),
+            None => request,
+        }
     }
 }
 
@@ -64,6 +101,8 @@ pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
+    /// Error bodies up to this size are decoded.
+    pub(crate) decode_limit: usize,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +121,15 @@ impl Answer {
             status,
             headers,
             body,
+            decode_limit: MAX_ERROR_BODY,
         })
+    }
+
+    /// The error body, when it is small enough to trust and is Prelude's JSON.
+    fn decoded(&self) -> Option<ErrorBody> {
+        (self.body.len() <= self.decode_limit)
+            .then(|| serde_json::from_slice::<ErrorBody>(&self.body).ok())
+            .flatten()
     }
 
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
@@ -99,18 +146,24 @@ impl Answer {
 
     /// The Prelude error code of an error answer.
     pub(crate) fn code(&self) -> Option<String> {
-        serde_json::from_slice::<ErrorBody>(&self.body)
-            .ok()
-            .and_then(|b| b.code)
+        self.decoded().and_then(|b| b.code)
     }
 
     /// The answer as an error of the right kind.
     pub(crate) fn error(&self) -> Error {
-        let body = serde_json::from_slice::<ErrorBody>(&self.body).ok();
+        let body = self.decoded();
         let code = body.as_ref().and_then(|b| b.code.clone());
-        let message = body
-            .and_then(|b| b.message)
-            .unwrap_or_else(|| format!("the server answered {}", self.status));
+        let message = body.and_then(|b| b.message).unwrap_or_else(|| {
+            if self.body.len() > self.decode_limit {
+                format!(
+                    "the server answered {} with an error body of {} bytes, not read",
+                    self.status,
+                    self.body.len()
+                )
+            } else {
+                format!("the server answered {}", self.status)
+            }
+        });
         let kind = match (self.status, code.as_deref()) {
             (401, _) => ErrorKind::Unauthorized,
             (403, Some("auth_blocked" | "suspended_account")) => ErrorKind::Terminated,
@@ -179,12 +232,26 @@ pub(crate) struct Dpop {
     pub(crate) nonce: Option<String>,
     /// Server time = local time - skew.
     pub(crate) skew: i64,
-    /// Answer a `use_dpop_nonce` challenge with one retry (always, but for a broken variant).
-    pub(crate) nonce_retry: bool,
+    /// `use_dpop_nonce` challenges answered with a retry in one exchange: 1 (other counts
+    /// only for broken variants).
+    pub(crate) nonce_retries: u32,
     /// Follow the server's `Date`: keep `skew` current from every answer, and re-sign once a
     /// proof refused as `invalid_dpop_proof` when the `Date` shows the clocks drifted (what
     /// Prelude's Android SDK does). Always, but for a broken variant.
     pub(crate) follow_date: bool,
+    /// Deliberate defects (broken variants only; all off otherwise).
+    pub(crate) quirks: Quirks,
+}
+
+/// Deliberate defects of the exchange, for the conformance suite's mutation table.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Quirks {
+    /// Re-sign and retry every `invalid_dpop_proof`, drift or not.
+    pub(crate) retry_any_invalid_proof: bool,
+    /// Never change a skew once it is not zero.
+    pub(crate) sticky_skew: bool,
+    /// A nonce on a successful answer is not kept.
+    pub(crate) ignore_success_nonce: bool,
 }
 
 /// Clocks this far apart (seconds) count as drifted; `Date` has one-second resolution.
@@ -195,14 +262,14 @@ const DRIFT_SECONDS: i64 = 2;
 /// `Date` shows a clock drift (with `iat` corrected). A refused proof never spends a token, so
 /// both retries are safe for refreshes.
 pub(crate) async fn exchange(
-    http: &reqwest::Client,
+    http: &Transport,
     method: Method,
     url: &str,
     now: i64,
     mut dpop: Option<&mut Dpop>,
     build: impl Fn(RequestBuilder) -> RequestBuilder,
 ) -> Result<Answer, Failure> {
-    let mut nonce_retry_used = false;
+    let mut nonce_retries_used = 0;
     let mut clock_retry_used = false;
     loop {
         let mut request = build(http.request(method.clone(), url));
@@ -231,8 +298,9 @@ pub(crate) async fn exchange(
         let Some(dpop) = dpop.as_deref_mut() else {
             return Ok(answer);
         };
+        let quirks = dpop.quirks;
         let offered = answer.header("dpop-nonce").map(str::to_owned);
-        if offered.is_some() {
+        if offered.is_some() && !(answer.is_success() && quirks.ignore_success_nonce) {
             dpop.nonce.clone_from(&offered);
         }
         let mut drifted = false;
@@ -240,7 +308,9 @@ pub(crate) async fn exchange(
             && let Some(skew) = answer.server_skew(now)
         {
             drifted = (skew - dpop.skew).abs() >= DRIFT_SECONDS;
-            dpop.skew = skew;
+            if !(quirks.sticky_skew && dpop.skew != 0) {
+                dpop.skew = skew;
+            }
         }
         let code = if answer.is_success() {
             None
@@ -248,15 +318,19 @@ pub(crate) async fn exchange(
             answer.code()
         };
         match code.as_deref() {
-            Some("use_dpop_nonce") if dpop.nonce_retry && !nonce_retry_used => {
+            Some("use_dpop_nonce") if nonce_retries_used < dpop.nonce_retries => {
                 if offered.is_none() {
                     return Err(Failure::Other(Error::bad_response(
                         "the server asked for a DPoP nonce but sent none",
                     )));
                 }
-                nonce_retry_used = true;
+                nonce_retries_used += 1;
             }
-            Some("invalid_dpop_proof") if drifted && !clock_retry_used => clock_retry_used = true,
+            Some("invalid_dpop_proof")
+                if !clock_retry_used && (drifted || quirks.retry_any_invalid_proof) =>
+            {
+                clock_retry_used = true;
+            }
             _ => return Ok(answer),
         }
     }
@@ -274,13 +348,13 @@ mod tests {
             max_delay: Duration::from_millis(800),
         };
         for attempt in 1..10 {
-            let delay = policy.delay(attempt, None);
+            let delay = policy.delay_with(attempt, None, false);
             assert!(
                 delay <= Duration::from_millis(800),
                 "attempt {attempt}: {delay:?}"
             );
         }
-        let waited = policy.delay(1, Some(Duration::from_millis(500)));
+        let waited = policy.delay_with(1, Some(Duration::from_millis(500)), true);
         assert!(waited >= Duration::from_millis(500));
     }
 
@@ -295,6 +369,7 @@ mod tests {
             status: 200,
             headers,
             body: Vec::new(),
+            decode_limit: MAX_ERROR_BODY,
         };
         assert_eq!(answer.skew(784_111_777 + 30), 30);
         assert_eq!(answer.skew(784_111_777 - 30), -30);
@@ -305,6 +380,7 @@ mod tests {
             status: 200,
             headers: HeaderMap::new(),
             body: Vec::new(),
+            decode_limit: MAX_ERROR_BODY,
         };
         assert_eq!(none.skew(5), 0);
     }

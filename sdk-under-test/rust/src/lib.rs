@@ -58,7 +58,7 @@ mod store;
 mod user;
 
 #[doc(hidden)]
-pub use broken::BrokenVariant;
+pub use broken::{BrokenVariant, UnusualVariant};
 pub use client::{SessionClient, SessionClientBuilder, SessionSnapshot};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dpop::{DpopSigner, PublicJwk, SoftwareKey};

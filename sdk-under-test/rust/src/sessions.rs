@@ -135,6 +135,35 @@ struct WirePage {
     offset: u64,
 }
 
+/// Refuses a page or session member outside the ones this client knows.
+fn reject_unknown_members(bytes: &[u8]) -> Result<(), Error> {
+    const PAGE: [&str; 4] = ["sessions", "total", "limit", "offset"];
+    const SESSION: [&str; 8] = [
+        "id",
+        "device_model",
+        "device_type",
+        "os_version",
+        "country_code",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+    ];
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::bad_response(format!("session list is not JSON: {e}")))?;
+    let unknown = |object: &serde_json::Value, known: &[&str]| {
+        object
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())).cloned())
+    };
+    let sessions = value["sessions"].as_array().into_iter().flatten();
+    match unknown(&value, &PAGE).or_else(|| sessions.filter_map(|s| unknown(s, &SESSION)).next()) {
+        Some(member) => Err(Error::bad_response(format!(
+            "session list has an unknown member {member:?}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn timestamp(text: &str) -> Result<OffsetDateTime, Error> {
     OffsetDateTime::parse(text, &Rfc3339)
         .map_err(|_| Error::bad_response(format!("session timestamp {text:?} is not ISO-8601")))
@@ -142,9 +171,20 @@ fn timestamp(text: &str) -> Result<OffsetDateTime, Error> {
 
 /// Parses a `me/list` body; an unparseable timestamp fails the whole page. `strict` (a broken
 /// variant) fails it on an unknown device type too.
-pub(crate) fn parse_page(bytes: &[u8], strict: bool) -> Result<SessionPage, Error> {
+/// Parses a session list. Members the client does not know are ignored (forward
+/// compatibility), and device types it does not know fold to `Unknown`; `strict_types` and
+/// `strict_fields` refuse them instead (broken variants).
+pub(crate) fn parse_page(
+    bytes: &[u8],
+    strict_types: bool,
+    strict_fields: bool,
+) -> Result<SessionPage, Error> {
+    if strict_fields {
+        reject_unknown_members(bytes)?;
+    }
     let page: WirePage = serde_json::from_slice(bytes)
         .map_err(|e| Error::bad_response(format!("session list is not the expected JSON: {e}")))?;
+    let strict = strict_types;
     let sessions = page
         .sessions
         .into_iter()
@@ -186,11 +226,13 @@ mod tests {
             "os_version":"1","country_code":"FR","created_at":"2026-01-01T00:00:00Z",
             "last_seen_at":"2026-01-02T00:00:00Z","expires_at":"2026-02-01T00:00:00Z"}],
             "total":1,"limit":10,"offset":0}"#;
-        let page = parse_page(good, false).expect("parses");
+        let page = parse_page(good, false, false).expect("parses");
         assert_eq!(page.sessions[0].device_type, DeviceType::Unknown);
         let bad = String::from_utf8_lossy(good).replace("2026-01-02T00:00:00Z", "yesterday");
         assert_eq!(
-            parse_page(bad.as_bytes(), false).expect_err("bad").kind(),
+            parse_page(bad.as_bytes(), false, false)
+                .expect_err("bad")
+                .kind(),
             ErrorKind::BadResponse
         );
     }

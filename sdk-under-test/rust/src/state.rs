@@ -83,12 +83,16 @@ pub(crate) struct Hub {
     subscribers: Mutex<Vec<(u64, mpsc::UnboundedSender<SessionState>)>>,
     /// A broken variant: unsubscribing does nothing.
     keep_on_unsubscribe: bool,
+    /// A broken variant: each transition goes to one subscriber, in turn.
+    one_queue: bool,
+    published: AtomicU64,
 }
 
 impl Hub {
-    pub(crate) fn new(keep_on_unsubscribe: bool) -> Self {
+    pub(crate) fn new(keep_on_unsubscribe: bool, one_queue: bool) -> Self {
         Self {
             keep_on_unsubscribe,
+            one_queue,
             ..Self::default()
         }
     }
@@ -112,6 +116,13 @@ impl Hub {
 
     /// Delivers a transition to every subscriber still listening.
     pub(crate) fn publish(&self, state: &SessionState) {
-        self.lock().retain(|(_, tx)| tx.send(state.clone()).is_ok());
+        let mut subscribers = self.lock();
+        if self.one_queue && !subscribers.is_empty() {
+            let turn = self.published.fetch_add(1, Ordering::Relaxed);
+            let index = usize::try_from(turn).unwrap_or(0) % subscribers.len();
+            let _ = subscribers[index].1.send(state.clone());
+            return;
+        }
+        subscribers.retain(|(_, tx)| tx.send(state.clone()).is_ok());
     }
 }

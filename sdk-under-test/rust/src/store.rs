@@ -106,12 +106,20 @@ pub trait Store: Send + Sync + 'static {
     fn lock_blocks(&self) -> bool {
         true
     }
+
+    /// A stable id of this installation, sent as `X-Device-Id` on every request (Prelude's
+    /// native SDKs do): created on first use, kept across logouts and restarts. `None` when
+    /// the store cannot keep one; the header is then left out (the default).
+    fn device_id(&self) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
 }
 
 /// Keeps the session in memory only.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     session: Mutex<Option<StoredSession>>,
+    device_id: Mutex<Option<String>>,
 }
 
 impl MemoryStore {
@@ -142,6 +150,14 @@ impl Store for MemoryStore {
 
     fn lock_blocks(&self) -> bool {
         false
+    }
+
+    fn device_id(&self) -> Result<Option<String>, Error> {
+        let mut id = self.device_id.lock().unwrap_or_else(|p| p.into_inner());
+        if id.is_none() {
+            *id = Some(crate::dpop::uuid_v4()?);
+        }
+        Ok(id.clone())
     }
 }
 
@@ -244,6 +260,31 @@ impl Store for FileStore {
         file.lock().map_err(|e| store_error("lock", &path, &e))?;
         Ok(Some(StoreLock::new(file)))
     }
+
+    /// Kept in `path.device-id`, which a logout (`clear`) leaves in place.
+    fn device_id(&self) -> Result<Option<String>, Error> {
+        let path = self.sibling(".device-id");
+        let read = |path: &Path| std::fs::read_to_string(path).map(|id| id.trim().to_owned());
+        match read(&path) {
+            Ok(id) if !id.is_empty() => return Ok(Some(id)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(store_error("read", &path, &e)),
+        }
+        let id = crate::dpop::uuid_v4()?;
+        // Two processes creating it at once: one file wins, and both read the winner.
+        match owner_only(OpenOptions::new().write(true).create_new(true)).open(&path) {
+            Ok(mut file) => file
+                .write_all(id.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| store_error("write", &path, &e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(store_error("create", &path, &e)),
+        }
+        read(&path)
+            .map(|id| (!id.is_empty()).then_some(id))
+            .map_err(|e| store_error("read", &path, &e))
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +325,23 @@ mod tests {
             leftovers
                 .iter()
                 .all(|e| !e.file_name().to_string_lossy().ends_with(".tmp"))
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_device_id_is_created_once_and_survives_a_logout() {
+        let dir = temp_dir("device-id");
+        let store = FileStore::new(dir.join("session.json"));
+        let id = store.device_id().expect("id").expect("some id");
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        store.clear().expect("clear");
+        let again = FileStore::new(dir.join("session.json")).device_id();
+        assert_eq!(again.expect("id"), Some(id));
+        let memory = MemoryStore::new();
+        assert_eq!(
+            memory.device_id().expect("id"),
+            memory.device_id().expect("id")
         );
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -64,8 +64,15 @@ async fn when_the_refresh_fails_the_original_401_is_returned() {
 async fn list_sessions_returns_typed_sessions_and_paginates() {
     let f = fixture().await;
     let client = f.logged_in().await;
+    // Other devices: stores of their own (a login over this client's store would be a
+    // re-login, which ends the session it replaces).
     for _ in 0..2 {
-        f.login(&f.client()).await;
+        let device = f
+            .builder()
+            .store(std::sync::Arc::new(prelude_session::MemoryStore::new()))
+            .build()
+            .expect("client");
+        f.login(&device).await;
     }
     let page = client.list_sessions(Some(2), Some(1)).await.expect("list");
     assert_eq!(

@@ -24,17 +24,23 @@ impl Inner {
             .is_some()
             && !self.is_broken(BrokenVariant::BoundTokenAsBearer);
         if !bound {
-            let response = build(&self.http)
+            let response = self
+                .http
+                .stamp(build(&self.http.client))
                 .bearer_auth(&user.access_token)
                 .send()
                 .await
                 .map_err(|e| transport(&e))?;
-            self.note_nonce(response.headers());
+            self.note_nonce(response.status(), response.headers());
             return Ok(response);
         }
         let mut nonce_retry = !self.is_broken(BrokenVariant::NoResourceNonceRetry);
         loop {
-            let mut request = build(&self.http).build().map_err(|e| transport(&e))?;
+            let mut request = self
+                .http
+                .stamp(build(&self.http.client))
+                .build()
+                .map_err(|e| transport(&e))?;
             let proof = self.resource_proof(&request, &user.access_token)?;
             let headers = request.headers_mut();
             headers.insert(
@@ -44,10 +50,11 @@ impl Inner {
             headers.insert("dpop", header_value(&proof)?);
             let response = self
                 .http
+                .client
                 .execute(request)
                 .await
                 .map_err(|e| transport(&e))?;
-            self.note_nonce(response.headers());
+            self.note_nonce(response.status(), response.headers());
             let status = response.status().as_u16();
             if !(nonce_retry && matches!(status, 400 | 401)) {
                 return Ok(response);
@@ -126,7 +133,12 @@ impl SessionClient {
         self.alive()?;
         let user = self.refresh().await?;
         let first = self.inner.send_authorized(&build, &user).await?;
-        if first.status() != reqwest::StatusCode::UNAUTHORIZED {
+        let refreshes = if self.inner.is_broken(BrokenVariant::RefreshesOnAnyError) {
+            first.status().is_client_error()
+        } else {
+            first.status() == reqwest::StatusCode::UNAUTHORIZED
+        };
+        if !refreshes {
             return Ok(first);
         }
         // Invalidate only if no sibling call has refreshed since this token was read.
@@ -141,6 +153,13 @@ impl SessionClient {
         }
         match self.refresh().await {
             Ok(fresh) => self.inner.send_authorized(&build, &fresh).await,
+            Err(_)
+                if self
+                    .inner
+                    .is_broken(BrokenVariant::ReplaysAfterFailedRefresh) =>
+            {
+                self.inner.send_authorized(&build, &user).await
+            }
             Err(_) => Ok(first),
         }
     }

@@ -8,11 +8,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{Inner, LocalSession, SessionClient};
-use crate::broken::{self, BrokenVariant};
+use crate::broken::{self, BrokenVariant, UnusualVariant};
 use crate::clock::{Clock, SystemClock};
 use crate::dpop::DpopSigner;
 use crate::error::{Error, ErrorKind};
-use crate::http::RetryPolicy;
+use crate::http::{RetryPolicy, Transport};
 use crate::state::{Hub, SessionState};
 use crate::store::{MemoryStore, Store};
 
@@ -29,6 +29,7 @@ pub struct SessionClientBuilder {
     reuse_grace: Option<Duration>,
     proactive: bool,
     broken: Option<BrokenVariant>,
+    unusual: Option<UnusualVariant>,
 }
 
 impl SessionClientBuilder {
@@ -95,6 +96,15 @@ impl SessionClientBuilder {
         self
     }
 
+    /// Switches on a correct but unusual behaviour, for proving that the conformance suite
+    /// passes it. Only with the `broken-variants` feature, which nothing shipped enables.
+    #[cfg(feature = "broken-variants")]
+    #[doc(hidden)]
+    pub fn unusual(mut self, variant: UnusualVariant) -> Self {
+        self.unusual = Some(variant);
+        self
+    }
+
     /// Builds the client, loading any stored session.
     pub fn build(self) -> Result<SessionClient, Error> {
         let http = match self.http {
@@ -115,17 +125,38 @@ impl SessionClientBuilder {
                 })?,
         };
         let stored = self.store.load()?;
-        let hub = Arc::new(Hub::new(broken::is(
-            self.broken,
-            BrokenVariant::UnsubscribeIgnored,
-        )));
+        let is_broken = |variant| broken::is(self.broken, variant);
+        let hub = Arc::new(Hub::new(
+            is_broken(BrokenVariant::UnsubscribeIgnored),
+            is_broken(BrokenVariant::SharedEventQueue),
+        ));
+        // Proofs name the server as the URL does once parsed: scheme and host in lower case
+        // (RFC 3986 §6.2.2.1), whatever case the app configured.
+        let base = if is_broken(BrokenVariant::HtuKeepsUrlCase) {
+            self.base_url.clone()
+        } else {
+            reqwest::Url::parse(&self.base_url)
+                .map_or_else(|_| self.base_url.clone(), |url| url.to_string())
+        };
+        // A store that cannot keep an id leaves the header out rather than failing calls.
+        let device_id = if is_broken(BrokenVariant::DeviceIdPerLaunch) {
+            crate::dpop::uuid_v4().ok()
+        } else {
+            self.store.device_id().unwrap_or_else(|e| {
+                tracing::warn!("no device id: {e}");
+                None
+            })
+        };
         let inner = Arc::new_cyclic(|me| Inner {
             me: me.clone(),
             hub,
             proactive: self.proactive,
             proactive_task: Mutex::new(None),
-            api: format!("{}/v1/session", self.base_url.trim_end_matches('/')),
-            http,
+            api: format!("{}/v1/session", base.trim_end_matches('/')),
+            http: Transport {
+                client: http,
+                device_id,
+            },
             store: self.store,
             clock: self.clock,
             fixed_signer: self.signer,
@@ -133,6 +164,7 @@ impl SessionClientBuilder {
             retry: self.retry,
             reuse_grace: self.reuse_grace,
             broken: self.broken,
+            unusual: self.unusual,
             local: Mutex::new(LocalSession::default()),
             refresh_flight: Mutex::new(None),
             logout_flight: Mutex::new(None),
@@ -167,6 +199,7 @@ impl SessionClient {
             reuse_grace: None,
             proactive: false,
             broken: None,
+            unusual: None,
         }
     }
 }

@@ -47,7 +47,7 @@ impl SessionClient {
         let before = self.inner.state.borrow().clone();
         self.inner.set_state(SessionState::Establishing);
         let finalized = self.finalize(challenge_token, code_verifier).await;
-        if finalized.is_err() {
+        if finalized.is_err() && !self.inner.is_broken(BrokenVariant::StuckEstablishing) {
             self.inner.set_state(before);
         }
         finalized
@@ -71,7 +71,11 @@ impl SessionClient {
                     .and_then(|s| s.dpop_nonce.clone())
                     .or_else(|| local.nonce.clone()),
                 session.map_or(local.skew.unwrap_or(0), |s| s.skew_seconds),
-                session.map(|s| s.refresh_token.clone()),
+                session.map(|s| s.refresh_token.clone()).filter(|_| {
+                    !self
+                        .inner
+                        .is_broken(BrokenVariant::ReloginForgetsPreviousSession)
+                }),
             )
         };
         let mut body = json!({"challenge_token": challenge_token});
@@ -102,7 +106,7 @@ impl SessionClient {
         if !answer.is_success() {
             return Err(answer.error());
         }
-        let pair = self.inner.token_pair(&answer, now)?;
+        let pair = self.inner.token_pair(&answer, now, skew)?;
         self.inner.commit(pair, epoch, &signer, dpop.nonce)
     }
 
@@ -127,7 +131,11 @@ impl SessionClient {
         .map_err(Failure::into_error)?;
         self.inner.note_skew(&answer, now);
         if !answer.is_success() {
-            return Err(answer.error());
+            let error = answer.error();
+            if self.inner.is_broken(BrokenVariant::ErrorEchoesSecrets) {
+                return Err(error.with_detail(&format!("{identifier} / {password}")));
+            }
+            return Err(error);
         }
         let challenge: Challenge = serde_json::from_slice(&answer.body)
             .map_err(|e| Error::bad_response(format!("password login answer: {e}")))?;

@@ -15,15 +15,23 @@ use crate::http::exchange;
 impl Inner {
     /// The body of a logout flight: settle any refresh, wipe, then tell the server.
     pub(super) async fn logout_now(self: Arc<Self>) -> Result<(), Error> {
+        // A refresh on the wire is settled first, so the revoke presents the token it
+        // rotated to (and the store's lock, which a refresh holds, is free).
+        let drain = !self.is_broken(BrokenVariant::LogoutDoesNotDrain);
         let refreshing = self
             .refresh_flight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .clone()
+            .filter(|_| drain);
         if let Some(flight) = refreshing {
             let _settled = flight.await;
         }
-        let _lock = self.store_lock().await?;
+        let _lock = if drain {
+            self.store_lock().await?
+        } else {
+            None
+        };
         let (snapshot, signer, wiped) = {
             let mut local = self.local();
             let stored = self.store.load().ok().flatten();
@@ -40,7 +48,11 @@ impl Inner {
         let (Some(session), Some(signer)) = (snapshot, signer) else {
             return wiped;
         };
-        let mut dpop = self.dpop(signer, session.dpop_nonce.clone(), session.skew_seconds);
+        let nonce = session
+            .dpop_nonce
+            .clone()
+            .filter(|_| !self.is_broken(BrokenVariant::LogoutWithoutNonce));
+        let mut dpop = self.dpop(signer, nonce, session.skew_seconds);
         let url = format!("{}/revoke", self.api);
         let now = self.clock.now();
         let sent = exchange(&self.http, Method::POST, &url, now, Some(&mut dpop), |r| {

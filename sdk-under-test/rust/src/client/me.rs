@@ -27,7 +27,10 @@ impl SessionClient {
             attempt += 1;
             let response = self.authorized(|http| http.get(&url).query(&query)).await?;
             let answer = Answer::read(response).await.map_err(|e| transport(&e))?;
-            if answer.is_transient() && attempt < self.inner.retry.max_attempts {
+            if answer.is_transient()
+                && attempt < self.inner.retry.max_attempts
+                && self.inner.retries_transient_answers()
+            {
                 tokio::time::sleep(self.inner.backoff(attempt, answer.retry_after())).await;
                 continue;
             }
@@ -37,6 +40,7 @@ impl SessionClient {
             return parse_page(
                 &answer.body,
                 self.inner.is_broken(BrokenVariant::StrictDeviceType),
+                self.inner.is_broken(BrokenVariant::StrictListFields),
             );
         }
     }
@@ -55,11 +59,22 @@ impl SessionClient {
         };
         let own_sid = self.session_id();
         let url = format!("{}/me/revoke", self.inner.api);
-        let response = self
-            .authorized(|http| http.post(&url).query(&query))
-            .await?;
+        let build = |http: &reqwest::Client| http.post(&url).query(&query);
+        let response = if self
+            .inner
+            .is_broken(BrokenVariant::RevokeWithoutAutoRefresh)
+        {
+            let user = self.refresh().await?;
+            self.inner.send_authorized(&build, &user).await?
+        } else {
+            self.authorized(build).await?
+        };
         let answer = Answer::read(response).await.map_err(|e| transport(&e))?;
         if !answer.is_success() {
+            if self.inner.is_broken(BrokenVariant::RevokeWipesOnFailure) {
+                let mut local = self.inner.local();
+                self.inner.wipe(&mut local)?;
+            }
             return Err(answer.error());
         }
         let wipe = match &target {
@@ -69,8 +84,9 @@ impl SessionClient {
             RevokeTarget::Others => false,
         };
         if wipe {
+            let publish = !self.inner.is_broken(BrokenVariant::SilentRevokeWipe);
             let mut local = self.inner.local();
-            self.inner.wipe(&mut local)?;
+            self.inner.wipe_as(&mut local, publish)?;
         }
         Ok(())
     }

@@ -38,11 +38,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::broken::{self, BrokenVariant};
+use crate::broken::{self, BrokenVariant, UnusualVariant};
 use crate::clock::Clock;
 use crate::dpop::DpopSigner;
 use crate::error::{Error, ErrorKind};
-use crate::http::{Dpop, RetryPolicy};
+use crate::http::{Dpop, Quirks, RetryPolicy, Transport};
 use crate::state::{Hub, SessionState, StateEvents};
 use crate::store::{Store, StoredSession};
 use crate::user::{Profile, User};
@@ -76,7 +76,7 @@ struct Inner {
     /// When the current refresh flight started (for one broken variant).
     refresh_started: Mutex<Option<Instant>>,
     api: String,
-    http: reqwest::Client,
+    http: Transport,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     fixed_signer: Option<Arc<dyn DpopSigner>>,
@@ -84,6 +84,7 @@ struct Inner {
     retry: RetryPolicy,
     reuse_grace: Option<Duration>,
     broken: Option<BrokenVariant>,
+    unusual: Option<UnusualVariant>,
     local: Mutex<LocalSession>,
     refresh_flight: Mutex<Option<Flight<User>>>,
     logout_flight: Mutex<Option<Flight<()>>>,
@@ -142,15 +143,31 @@ impl Inner {
         broken::is(self.broken, variant)
     }
 
+    fn is_unusual(&self, variant: UnusualVariant) -> bool {
+        broken::is_unusual(self.unusual, variant)
+    }
+
     /// Proof settings for one exchange.
     fn dpop(&self, signer: Arc<dyn DpopSigner>, nonce: Option<String>, skew: i64) -> Dpop {
         let follow_date = !self.is_broken(BrokenVariant::IgnoresClockSkew);
+        let nonce_retries = if self.is_broken(BrokenVariant::NoNonceRetry) {
+            0
+        } else if self.is_broken(BrokenVariant::NonceRetryLoops) {
+            5
+        } else {
+            1
+        };
         Dpop {
             signer,
             nonce,
             skew: if follow_date { skew } else { 0 },
-            nonce_retry: !self.is_broken(BrokenVariant::NoNonceRetry),
+            nonce_retries,
             follow_date,
+            quirks: Quirks {
+                retry_any_invalid_proof: self.is_broken(BrokenVariant::RetriesAnyInvalidProof),
+                sticky_skew: self.is_broken(BrokenVariant::StickySkew),
+                ignore_success_nonce: self.is_broken(BrokenVariant::IgnoresSuccessNonce),
+            },
         }
     }
 
@@ -164,7 +181,12 @@ impl Inner {
             current.clone_from(&state);
             changed
         });
-        if changed {
+        let unpublished = self.is_broken(BrokenVariant::NoExpiredEvent)
+            && matches!(
+                state,
+                SessionState::Expired | SessionState::Terminated { .. }
+            );
+        if changed && !unpublished {
             self.hub.publish(&state);
         }
     }

@@ -4,7 +4,9 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{Inner, SessionClient};
+use super::Inner;
+use super::refresh::Plan;
+use crate::broken::{BrokenVariant, UnusualVariant};
 use crate::user::User;
 
 /// How long until `due` (unix seconds) from `now_millis`; `None` when it has passed.
@@ -25,20 +27,46 @@ impl Inner {
         if !self.proactive || tokio::runtime::Handle::try_current().is_err() {
             return;
         }
-        let Some(wait) = delay(user.expires_at - self.margin(user), self.clock.now_millis()) else {
+        let (epoch, skew, captured) = {
+            let local = self.local();
+            let captured = local.session.clone().zip(local.signer.clone());
+            (
+                local.epoch,
+                local.session.as_ref().map_or(0, |s| s.skew_seconds),
+                captured,
+            )
+        };
+        let mut expires_at = user.expires_at;
+        if self.is_broken(BrokenVariant::ProactiveOnDeviceClock) {
+            // The server's `exp`, read as if the device's clock were the server's.
+            expires_at -= skew;
+        }
+        let due = expires_at - self.proactive_margin(user);
+        let Some(wait) = delay(due, self.clock.now_millis()) else {
             // Already stale (an invalidated cache, a restart after expiry): the next caller
             // refreshes; nothing goes on the wire without one.
             return;
         };
-        let epoch = self.local().epoch;
+        let stale_timer = self.is_broken(BrokenVariant::ProactiveOutlivesWipe);
+        // Early: refresh although callers are still served the cached token.
+        let early = self.is_unusual(UnusualVariant::RefreshesEarly);
         let me = self.me.clone();
         let task = tokio::spawn(async move {
             tokio::time::sleep(wait).await;
             let Some(inner) = me.upgrade() else { return };
-            if inner.disposed.load(Ordering::SeqCst) || inner.local().epoch != epoch {
+            let refreshed = if stale_timer {
+                let plan = Plan {
+                    force: true,
+                    captured,
+                    ..Plan::default()
+                };
+                inner.refresh_now(plan).await
+            } else if inner.disposed.load(Ordering::SeqCst) || inner.local().epoch != epoch {
                 return;
-            }
-            if let Err(e) = (SessionClient { inner }).refresh().await {
+            } else {
+                inner.refresh_shared(early).await
+            };
+            if let Err(e) = refreshed {
                 tracing::debug!("proactive refresh failed: {e}");
             }
         });
@@ -53,6 +81,9 @@ impl Inner {
     }
 
     pub(super) fn cancel_proactive(&self) {
+        if self.is_broken(BrokenVariant::ProactiveOutlivesWipe) {
+            return;
+        }
         if let Some(task) = self
             .proactive_task
             .lock()

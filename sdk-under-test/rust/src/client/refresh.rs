@@ -11,10 +11,12 @@ use serde::Deserialize;
 
 use super::flight::start_flight;
 use super::{Inner, LocalSession, SessionClient};
-use crate::broken::BrokenVariant;
+use crate::broken::{BrokenVariant, UnusualVariant};
+use crate::dpop::DpopSigner;
 use crate::error::{Error, ErrorKind};
 use crate::http::{Answer, Failure, exchange};
 use crate::state::SessionState;
+use crate::store::StoredSession;
 use crate::user::{User, claims};
 
 #[derive(Deserialize)]
@@ -71,11 +73,32 @@ pub(super) fn token_pair(
     })
 }
 
+/// How one refresh flight runs.
+#[derive(Default)]
+pub(super) struct Plan {
+    /// Take the store's cross-process lock and re-read the store first (always, but for
+    /// broken variants).
+    pub(super) coordinate: bool,
+    /// Refresh even if the cached token is still fresh (an early proactive refresh).
+    pub(super) force: bool,
+    /// Refresh this session with this key instead of the stored one (a broken variant's
+    /// stale timer).
+    pub(super) captured: Option<(StoredSession, Arc<dyn DpopSigner>)>,
+}
+
 impl Inner {
     /// A validated token pair, its expiry on the local clock (corrected by the answer's `Date`).
-    pub(super) fn token_pair(&self, answer: &Answer, now: i64) -> Result<TokenPair, Error> {
+    /// `held_skew` is the skew the client had before this answer.
+    pub(super) fn token_pair(
+        &self,
+        answer: &Answer,
+        now: i64,
+        held_skew: i64,
+    ) -> Result<TokenPair, Error> {
         let skew = if self.is_broken(BrokenVariant::IgnoresClockSkew) {
             0
+        } else if self.is_broken(BrokenVariant::StickySkew) && held_skew != 0 {
+            held_skew
         } else {
             answer.skew(now)
         };
@@ -93,19 +116,40 @@ impl Inner {
             return Duration::ZERO;
         }
         let retry_after = retry_after.filter(|_| !self.is_broken(BrokenVariant::IgnoresRetryAfter));
-        self.retry.delay(attempt, retry_after)
+        let full_jitter = self.is_unusual(UnusualVariant::FullJitter);
+        self.retry.delay_with(attempt, retry_after, full_jitter)
+    }
+
+    /// Whether a transient error answer (5xx, 429) is retried inside the call.
+    pub(super) fn retries_transient_answers(&self) -> bool {
+        !self.is_unusual(UnusualVariant::NoTransientRetry)
+    }
+
+    /// The token's lifetime from its claims, when it has a positive one.
+    fn lifetime(user: &User) -> Option<i64> {
+        let (exp, iat) = (user.profile.get("exp")?, user.profile.get("iat")?);
+        exp.as_i64()
+            .zip(iat.as_i64())
+            .map(|(e, i)| e - i)
+            .filter(|l| *l > 0)
     }
 
     /// How long before expiry a cached token counts as stale: the configured leeway, but at
     /// most a quarter of the token's lifetime, so short-lived tokens are still cached.
     pub(super) fn margin(&self, user: &User) -> i64 {
-        let lifetime = match (user.profile.get("exp"), user.profile.get("iat")) {
-            (Some(exp), Some(iat)) => exp.as_i64().zip(iat.as_i64()).map(|(e, i)| e - i),
-            _ => None,
-        };
-        lifetime
-            .filter(|l| *l > 0)
-            .map_or(self.leeway, |l| self.leeway.min(l / 4))
+        let lifetime = Self::lifetime(user);
+        if self.is_unusual(UnusualVariant::AlwaysFresh) {
+            return lifetime.map_or(self.leeway, |l| l / 2);
+        }
+        lifetime.map_or(self.leeway, |l| self.leeway.min(l / 4))
+    }
+
+    /// How long before expiry the proactive refresh starts.
+    pub(super) fn proactive_margin(&self, user: &User) -> i64 {
+        if self.is_unusual(UnusualVariant::RefreshesEarly) {
+            return Self::lifetime(user).map_or(self.leeway, |l| l / 2);
+        }
+        self.margin(user)
     }
 
     /// The cached user if its token is fresh beyond the leeway.
@@ -114,15 +158,16 @@ impl Inner {
         (user.expires_at > self.clock.now().saturating_add(self.margin(user))).then(|| user.clone())
     }
 
-    /// The body of a refresh flight; `coordinate` takes the store's lock first (always, but
-    /// for broken variants).
-    pub(super) async fn refresh_now(self: Arc<Self>, coordinate: bool) -> Result<User, Error> {
-        let _lock = if coordinate {
+    /// The body of a refresh flight.
+    pub(super) async fn refresh_now(self: Arc<Self>, plan: Plan) -> Result<User, Error> {
+        let _lock = if plan.coordinate {
             self.store_lock().await?
         } else {
             None
         };
-        let (epoch, signer, session) = {
+        let (epoch, signer, session) = if let Some((session, signer)) = plan.captured {
+            (self.local().epoch, signer, session)
+        } else {
             let mut local = self.local();
             // Another process sharing the store may have rotated or wiped meanwhile.
             match self.store.load()? {
@@ -137,7 +182,9 @@ impl Inner {
                     return Err(Error::new(ErrorKind::NotLoggedIn, "no session is stored"));
                 }
             }
-            if let Some(user) = self.fresh_user(&local) {
+            if !plan.force
+                && let Some(user) = self.fresh_user(&local)
+            {
                 return Ok(user);
             }
             let (Some(signer), Some(session)) = (local.signer.clone(), local.session.clone())
@@ -164,16 +211,24 @@ impl Inner {
             })
             .await;
             let retries_left = attempt < self.retry.max_attempts;
+            let mut refused = false;
             let error = match sent {
                 Ok(answer) if answer.is_success() => {
-                    let pair = self.token_pair(&answer, now)?;
+                    let pair = self.token_pair(&answer, now, session.skew_seconds)?;
                     return self.commit(pair, epoch, &signer, dpop.nonce);
                 }
-                Ok(answer) if answer.is_transient() && retries_left => {
+                Ok(answer)
+                    if answer.is_transient()
+                        && retries_left
+                        && self.retries_transient_answers() =>
+                {
                     tokio::time::sleep(self.backoff(attempt, answer.retry_after())).await;
                     continue;
                 }
-                Ok(answer) => answer.error(),
+                Ok(answer) => {
+                    refused = matches!(answer.status, 400 | 401);
+                    answer.error()
+                }
                 Err(Failure::NotSent(_)) if retries_left => {
                     tokio::time::sleep(self.backoff(attempt, None)).await;
                     continue;
@@ -213,8 +268,67 @@ impl Inner {
                 }),
                 _ => {}
             }
-            self.remember_nonce(epoch, dpop.nonce);
+            if !self.is_broken(BrokenVariant::NonceKeptOnlyOnSuccess) {
+                self.remember_nonce(epoch, dpop.nonce);
+            }
+            if refused && self.is_broken(BrokenVariant::WipesOnRefusedRefresh) {
+                let mut local = self.local();
+                if local.epoch == epoch {
+                    self.wipe(&mut local)?;
+                }
+            }
+            if self.is_broken(BrokenVariant::ErrorEchoesSecrets) {
+                return Err(error.with_detail(&format!("refresh token {token}")));
+            }
             return Err(error);
+        }
+    }
+
+    /// A fresh user: the cached one if it is fresh (unless `force`), otherwise the outcome of
+    /// the one refresh flight, joined or started.
+    pub(super) async fn refresh_shared(self: &Arc<Self>, force: bool) -> Result<User, Error> {
+        let flight = {
+            // Checked under the flight slot's lock: a flight that just ended has already
+            // cached its token, so no second refresh starts for it.
+            let mut slot = self
+                .refresh_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if !force && let Some(user) = self.fresh_user(&self.local()) {
+                return Ok(user);
+            }
+            let late = slot.is_some()
+                && self.is_broken(BrokenVariant::CoalescesOnlySimultaneous)
+                && self
+                    .refresh_started
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some_and(|t| t.elapsed() > Duration::from_millis(20));
+            if self.is_broken(BrokenVariant::NoCoalescing) || late {
+                None
+            } else {
+                Some(match slot.as_ref() {
+                    Some(flight) => flight.clone(),
+                    None => {
+                        *self
+                            .refresh_started
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                        let plan = Plan {
+                            coordinate: true,
+                            force,
+                            captured: None,
+                        };
+                        let body = self.clone().refresh_now(plan).boxed();
+                        start_flight(&mut slot, self, |inner| &inner.refresh_flight, body)
+                    }
+                })
+            }
+        };
+        match flight {
+            Some(flight) => flight.await,
+            // Broken variants: a request of its own, outside the flight.
+            None => self.clone().refresh_now(Plan::default()).await,
         }
     }
 }
@@ -224,48 +338,6 @@ impl SessionClient {
     /// otherwise one network refresh shared by every concurrent caller.
     pub async fn refresh(&self) -> Result<User, Error> {
         self.alive()?;
-        let flight = {
-            // Checked under the flight slot's lock: a flight that just ended has already
-            // cached its token, so no second refresh starts for it.
-            let mut slot = self
-                .inner
-                .refresh_flight
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some(user) = self.inner.fresh_user(&self.inner.local()) {
-                return Ok(user);
-            }
-            let late = slot.is_some()
-                && self
-                    .inner
-                    .is_broken(BrokenVariant::CoalescesOnlySimultaneous)
-                && self
-                    .inner
-                    .refresh_started
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .is_some_and(|t| t.elapsed() > Duration::from_millis(20));
-            if self.inner.is_broken(BrokenVariant::NoCoalescing) || late {
-                None
-            } else {
-                Some(match slot.as_ref() {
-                    Some(flight) => flight.clone(),
-                    None => {
-                        *self
-                            .inner
-                            .refresh_started
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-                        let body = self.inner.clone().refresh_now(true).boxed();
-                        start_flight(&mut slot, &self.inner, |inner| &inner.refresh_flight, body)
-                    }
-                })
-            }
-        };
-        match flight {
-            Some(flight) => flight.await,
-            // Broken variants: a request of its own, outside the flight.
-            None => self.inner.clone().refresh_now(false).await,
-        }
+        self.inner.refresh_shared(false).await
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::refresh::TokenPair;
 use super::{Inner, LocalSession};
+use crate::broken::BrokenVariant;
 use crate::dpop::{DpopSigner, SoftwareKey};
 use crate::error::{Error, ErrorKind};
 use crate::state::SessionState;
@@ -33,6 +34,15 @@ impl Inner {
         session: StoredSession,
     ) -> Result<(), Error> {
         let signer = self.signer_for(&session)?;
+        let mut session = session;
+        if self.is_broken(BrokenVariant::NonceNotPersisted) && session.dpop_nonce.is_none() {
+            // The nonce lives in memory only: keep the one this instance holds.
+            session.dpop_nonce = local
+                .session
+                .as_ref()
+                .and_then(|s| s.dpop_nonce.clone())
+                .or_else(|| local.nonce.clone());
+        }
         local.user = match (&session.access_token, session.access_expires_at) {
             (Some(token), Some(expires_at)) => claims(token).ok().map(|profile| User {
                 access_token: token.clone(),
@@ -48,6 +58,11 @@ impl Inner {
 
     /// Clears credentials everywhere; later results of older flights are discarded.
     pub(super) fn wipe(&self, local: &mut LocalSession) -> Result<(), Error> {
+        self.wipe_as(local, true)
+    }
+
+    /// [`wipe`](Self::wipe); `publish: false` (a broken variant) tells no subscriber.
+    pub(super) fn wipe_as(&self, local: &mut LocalSession, publish: bool) -> Result<(), Error> {
         local.epoch += 1;
         local.session = None;
         local.user = None;
@@ -55,7 +70,11 @@ impl Inner {
         local.nonce = None;
         self.cancel_proactive();
         let cleared = self.store.clear();
-        self.set_state(SessionState::LoggedOut);
+        if publish {
+            self.set_state(SessionState::LoggedOut);
+        } else {
+            self.state.send_replace(SessionState::LoggedOut);
+        }
         cleared
     }
 
@@ -68,7 +87,7 @@ impl Inner {
         nonce: Option<String>,
     ) -> Result<User, Error> {
         let mut local = self.local();
-        if local.epoch != epoch {
+        if local.epoch != epoch && !self.is_broken(BrokenVariant::LateAnswerIgnoresWipe) {
             return Err(Error::new(
                 ErrorKind::LoggedOut,
                 "the session was wiped while refreshing",
@@ -85,7 +104,7 @@ impl Inner {
             skew_seconds: pair.skew,
         };
         // Durable before anyone can use the new token.
-        self.store.save(&session)?;
+        self.save(&session)?;
         local.session = Some(session);
         local.user = Some(pair.user.clone());
         local.signer = Some(signer.clone());
@@ -105,8 +124,27 @@ impl Inner {
             .map_err(|e| Error::new(ErrorKind::Store, format!("store lock task failed: {e}")))?
     }
 
+    /// Saves `session` in the store (without its nonce, for a broken variant).
+    fn save(&self, session: &StoredSession) -> Result<(), Error> {
+        if self.is_broken(BrokenVariant::NonceNotPersisted) {
+            let without = StoredSession {
+                dpop_nonce: None,
+                ..session.clone()
+            };
+            return self.store.save(&without);
+        }
+        self.store.save(session)
+    }
+
     /// Keeps a `DPoP-Nonce` from any answer (Bearer routes too) for the next proof.
-    pub(super) fn note_nonce(&self, headers: &reqwest::header::HeaderMap) {
+    pub(super) fn note_nonce(
+        &self,
+        status: reqwest::StatusCode,
+        headers: &reqwest::header::HeaderMap,
+    ) {
+        if status.is_success() && self.is_broken(BrokenVariant::IgnoresSuccessNonce) {
+            return;
+        }
         let nonce = headers
             .get("dpop-nonce")
             .and_then(|v| v.to_str().ok())
@@ -130,7 +168,7 @@ impl Inner {
         if session.dpop_nonce != nonce {
             session.dpop_nonce = nonce;
             let session = session.clone();
-            if let Err(e) = self.store.save(&session) {
+            if let Err(e) = self.save(&session) {
                 tracing::warn!("could not store the DPoP nonce: {e}");
             }
         }
