@@ -224,8 +224,7 @@ impl World {
     /// It reads the journal as it stands (a request the server still holds counts after the
     /// mark once answered: a proactive refresh held on the wire belongs to the action).
     pub async fn act(&mut self) -> Result<(), StepError> {
-        let entries = self.read_journal(self.step_mark, None).await?;
-        let position = entries.last().map_or(self.step_mark, |e| e.seq);
+        let position = self.position().await?;
         self.mark.get_or_insert(position);
         self.step_mark = position;
         Ok(())
@@ -358,19 +357,23 @@ impl World {
     /// Journal entries after the mark (all of them before it is set), optionally one route,
     /// once the server has answered every request it holds (see [`settle`](Self::settle)).
     pub async fn journal(&self, route: Option<Route>) -> Result<Vec<JournalEntry>, StepError> {
-        self.settle().await?;
-        self.read_journal(self.mark.unwrap_or(0), route).await
+        self.journal_since(self.mark.unwrap_or(0), route).await
     }
 
     /// Journal entries of the latest `When` step, once the server has answered them all.
     pub async fn step_journal(&self, route: Option<Route>) -> Result<Vec<JournalEntry>, StepError> {
-        self.settle().await?;
-        self.read_journal(self.step_mark, route).await
+        self.journal_since(self.step_mark, route).await
     }
 
     /// The journal's position now, once the server has answered every request it holds.
     pub(crate) async fn journal_position(&self) -> Result<u64, StepError> {
         self.settle().await?;
+        self.position().await
+    }
+
+    /// The seq of the journal's last entry as it stands (entries before the latest step's
+    /// mark are not read again).
+    async fn position(&self) -> Result<u64, StepError> {
         let entries = self.read_journal(self.step_mark, None).await?;
         Ok(entries.last().map_or(self.step_mark, |e| e.seq))
     }
@@ -391,8 +394,7 @@ impl World {
         &self,
         route: Option<Route>,
     ) -> Result<Vec<JournalEntry>, StepError> {
-        self.settle().await?;
-        self.read_journal(0, route).await
+        self.journal_since(0, route).await
     }
 
     /// The journal as it stands: a request the server still holds is not in it yet.

@@ -282,10 +282,7 @@ async fn refreshes_against_failing_first_tries(
             prelude_mock_server::Route::Refresh,
             prelude_mock_server::FaultAction::error(status, &code),
         );
-        w.control
-            .add_fault(&fault)
-            .await
-            .map_err(|e| StepError::failed(format!("cannot inject the fault: {e}")))?;
+        super::setup::add_fault(w, fault).await?;
         w.must(MAIN, Op::Invalidate).await?;
         let since = w.journal_position().await?;
         let outcome = w.call(MAIN, Op::Refresh).await?;

@@ -215,28 +215,6 @@ async fn refresh_rate_bounded(w: &mut World) -> StepResult {
     })
 }
 
-#[then(regex = r"^the client's previous session is (revoked|active) on the server$")]
-async fn previous_session_state(w: &mut World, how: String) -> StepResult {
-    let sid = w
-        .previous_sids
-        .last()
-        .cloned()
-        .ok_or_else(|| StepError::failed("the client has logged in only once"))?;
-    let session = w
-        .server_sessions()
-        .await?
-        .into_iter()
-        .find(|s| s.id == sid)
-        .ok_or_else(|| StepError::failed("the server does not know the previous session"))?;
-    let revoked = session.revoked.is_some();
-    ensure(revoked == (how == "revoked"), || {
-        format!(
-            "the previous session is {} on the server",
-            if revoked { "revoked" } else { "active" }
-        )
-    })
-}
-
 #[then(regex = r"^every request the server received carried the same X-Device-Id$")]
 async fn one_device_id(w: &mut World) -> StepResult {
     let entries = w.whole_journal(None).await?;
@@ -354,12 +332,18 @@ async fn grace_reissues(w: &mut World, n: u64) -> StepResult {
     })
 }
 
-#[then(regex = r"^(the client's|the other device's) session is (revoked|active) on the server$")]
+#[then(
+    regex = r"^(the client's|the client's previous|the other device's) session is (revoked|active) on the server$"
+)]
 async fn session_state_on_server(w: &mut World, whose: String, how: String) -> StepResult {
-    let sid = if whose.starts_with("the client") {
-        w.main_sid()?
-    } else {
-        w.other_device_sid()?
+    let sid = match whose.as_str() {
+        "the client's" => w.main_sid()?,
+        "the client's previous" => w
+            .previous_sids
+            .last()
+            .cloned()
+            .ok_or_else(|| StepError::failed("the client has logged in only once"))?,
+        _ => w.other_device_sid()?,
     };
     let session = w
         .server_sessions()

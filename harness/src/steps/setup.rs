@@ -302,7 +302,7 @@ async fn fault(w: &World, words: &str, action: FaultAction, times: u32) -> StepR
     add_fault(w, Fault::new(route(words)?, action).times(times)).await
 }
 
-async fn add_fault(w: &World, fault: Fault) -> StepResult {
+pub(super) async fn add_fault(w: &World, fault: Fault) -> StepResult {
     w.control
         .add_fault(&fault)
         .await
