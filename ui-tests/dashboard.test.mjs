@@ -82,3 +82,31 @@ test("a reused refresh token shows as a revoked session with its reused generati
   await page.locator("[data-testid=stats]", { hasText: "reuse detected 1" }).waitFor();
   await page.screenshot({ path: join(shots, "dashboard.png") });
 });
+
+test("a burst of 3,000 requests is drawn in batches and the page stays usable", async () => {
+  const journal = page.locator("[data-testid=journal]");
+  const before = Number((await journal.getAttribute("data-renders")) || 0);
+  const jwks = `${mock.base}/.well-known/jwks.json`;
+  for (let batch = 0; batch < 30; batch++) {
+    await Promise.all(Array.from({ length: 100 }, () => fetch(jwks).then((r) => r.arrayBuffer())));
+  }
+  await page.locator("#journal-count", { hasText: /\((3\d{3}|[4-9]\d{3}) requests\)/ }).waitFor();
+  const renders = Number(await journal.getAttribute("data-renders")) - before;
+  // Once per event would be 3,000 redraws of 500 rows each: the freeze this guards against.
+  assert.ok(renders < 1000, `the journal was drawn ${renders} times for 3,000 events`);
+  // The page still answers: a fault queued from its form shows.
+  await page.selectOption("#fault-route", "jwks");
+  await page.selectOption("#fault-action", "error");
+  await page.fill("#fault-form input[name=status]", "503");
+  await page.fill("#fault-form input[name=code]", "internal");
+  await page.click("#fault-form button[type=submit]");
+  await page.locator("[data-testid=faults] li[data-route=jwks]", { hasText: "error 503" }).waitFor();
+});
+
+test("a control token in the page's URL is not used, and is removed from it", async () => {
+  const other = await chromium.newPage();
+  await other.goto(`${mock.dashboard}#token=${TOKEN}`);
+  await other.locator("#token-bar").waitFor({ state: "visible" });
+  assert.ok(!other.url().includes("token="), other.url());
+  await other.close();
+});

@@ -103,7 +103,36 @@ pub(crate) fn load_dir(dir: &Path) -> Result<Vec<gherkin::Feature>, Error> {
         .filter(|p| p.extension().is_some_and(|e| e == "feature"))
         .collect();
     files.sort();
-    files.iter().map(|file| load_file(file)).collect()
+    if files.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Features,
+            format!("{}: no .feature files here", dir.display()),
+        ));
+    }
+    let features = files
+        .iter()
+        .map(|file| load_file(file))
+        .collect::<Result<Vec<_>, _>>()?;
+    unique_ids(&features)?;
+    Ok(features)
+}
+
+/// Refuses two scenarios with one id (same file, same name): results, expected failures and
+/// reports are keyed by it, so the second would silently share the first's verdict.
+pub(crate) fn unique_ids(features: &[gherkin::Feature]) -> Result<(), Error> {
+    let mut seen = std::collections::HashMap::new();
+    for scenario in catalogue(features) {
+        if let Some(first) = seen.insert(scenario.id.clone(), scenario.location.clone()) {
+            return Err(Error::new(
+                ErrorKind::Features,
+                format!(
+                    "two scenarios are named {:?} ({first} and {}): give each its own name",
+                    scenario.id, scenario.location
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The `.feature` files built into the crate (from the repository's `features/`): file name
@@ -112,10 +141,12 @@ const BUNDLED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/features.rs
 
 /// The bundled features, outlines expanded, each with the path `features/<file>`.
 pub(crate) fn load_bundled() -> Result<Vec<gherkin::Feature>, Error> {
-    BUNDLED
+    let features = BUNDLED
         .iter()
         .map(|(name, text)| parse(&Path::new("features").join(name), text))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    unique_ids(&features)?;
+    Ok(features)
 }
 
 /// One `.feature` file, outlines expanded.
@@ -127,14 +158,72 @@ pub(crate) fn load_file(path: &Path) -> Result<gherkin::Feature, Error> {
 
 /// The feature `text`, known as `path` (in errors, and for its scenarios' ids), outlines
 /// expanded.
-fn parse(path: &Path, text: &str) -> Result<gherkin::Feature, Error> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<gherkin::Feature, Error> {
     let fail = |e: &dyn std::fmt::Display| {
         Error::new(ErrorKind::Features, format!("{}: {e}", path.display()))
     };
     let mut feature =
         gherkin::Feature::parse(text, gherkin::GherkinEnv::default()).map_err(|e| fail(&e))?;
+    check_examples(&feature, text).map_err(|e| fail(&e))?;
     feature.path = Some(path.to_owned());
     feature.expand_examples().map_err(|e| fail(&e))
+}
+
+/// Refuses an Examples row whose cell count differs from its header's: the parser would
+/// run it with cells dropped or missing, which is not what its author wrote.
+fn check_examples(feature: &gherkin::Feature, text: &str) -> Result<(), String> {
+    let scenarios = feature
+        .scenarios
+        .iter()
+        .chain(feature.rules.iter().flat_map(|r| &r.scenarios));
+    for table in scenarios
+        .flat_map(|s| &s.examples)
+        .filter_map(|e| e.table.as_ref())
+    {
+        let start = table.span.start.min(text.len());
+        let end = table.span.end.clamp(start, text.len());
+        let mut header = None;
+        let mut offset = start;
+        for line in text[start..end].split_inclusive('\n') {
+            let row = line.trim();
+            let at = offset;
+            offset += line.len();
+            if !row.starts_with('|') {
+                continue;
+            }
+            let cells = row_cells(row);
+            let expected = *header.get_or_insert(cells);
+            if cells != expected {
+                let line_no = text[..at].matches('\n').count() + 1;
+                return Err(format!(
+                    "line {line_no}: this Examples row has {cells} cells, its header {expected}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The cells of a Gherkin table row (`| a | b \| c |` has two).
+fn row_cells(row: &str) -> usize {
+    let mut bars = 0usize;
+    let mut escaped = false;
+    for c in row.chars() {
+        match c {
+            '\\' if !escaped => escaped = true,
+            '|' if !escaped => bars += 1,
+            _ => escaped = false,
+        }
+        if c != '\\' {
+            escaped = false;
+        }
+    }
+    // A row written without its closing bar still has its last cell.
+    if row.ends_with('|') && !row.ends_with("\\|") {
+        bars.saturating_sub(1)
+    } else {
+        bars
+    }
 }
 
 /// The catalogue of `features`' scenarios, in file order.

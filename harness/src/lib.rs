@@ -40,6 +40,8 @@ mod driver;
 mod error;
 mod expectations;
 mod features;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod protocol;
 mod raw;
 mod report;
@@ -55,8 +57,8 @@ pub use expectations::ExpectedFailures;
 pub use features::{Filter, Scenario};
 pub use protocol::{Capability, ClientConfig, Hello, Op, SdkError, SdkInfo};
 pub use report::{
-    Diagnostics, Outcome, RunReport, ScenarioResult, StepRecord, StepStatus, Summary, compare,
-    compare_html, html, junit,
+    Diagnostics, Outcome, RunReport, ScenarioResult, StepRecord, StepStatus, Summary,
+    check_writable, compare, compare_html, file_stem, html, junit,
 };
 pub use runner::{ServerTarget, Suite};
 pub use steps::{StepError, StepResult, Who, ensure};

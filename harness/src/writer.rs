@@ -60,6 +60,9 @@ struct Attempts {
     /// The current attempt's steps, and when the running one started.
     steps: Vec<StepRecord>,
     step_began: Instant,
+    /// When the last step or hook of the current attempt ended: the scenario's time ends
+    /// there, so the teardown (an adapter's reset, a server stopping) is not counted in it.
+    ended: Option<Instant>,
     attempts: usize,
 }
 
@@ -109,6 +112,7 @@ impl Conformance {
                     first_failure: None,
                     steps: Vec::new(),
                     step_began: Instant::now(),
+                    ended: None,
                     attempts: 0,
                 });
                 attempts.attempts += 1;
@@ -137,6 +141,9 @@ impl Conformance {
                     panic_text(&info)
                 };
                 self.fail(&id, step, message, true);
+                if let Some(attempts) = self.running.get_mut(&id) {
+                    attempts.ended = Some(Instant::now());
+                }
             }
             event::Scenario::Background(step, event::Step::Failed(_, _, _, error))
             | event::Scenario::Step(step, event::Step::Failed(_, _, _, error)) => {
@@ -204,7 +211,8 @@ impl Conformance {
         {
             stop.store(true, Ordering::SeqCst);
         }
-        let duration_ms = u64::try_from(attempts.began.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let ended = attempts.ended.unwrap_or_else(Instant::now);
+        let duration_ms = u64::try_from((ended - attempts.began).as_millis()).unwrap_or(u64::MAX);
         let mut result = match self.catalogue.get(&id) {
             Some(scenario) => result(scenario, outcome, duration_ms),
             None => ScenarioResult {
@@ -279,6 +287,7 @@ impl Attempts {
         step.status = status;
         step.duration_ms =
             Some(u64::try_from(self.step_began.elapsed().as_millis()).unwrap_or(u64::MAX));
+        self.ended = Some(Instant::now());
     }
 }
 

@@ -419,3 +419,70 @@ fn bench_server_loads_a_running_server_by_url_and_reports_it_clean() {
         assert_eq!(level["reuse_detected"], 0);
     }
 }
+
+/// Runs the CLI on a features directory holding `feature` as `x.feature`: exit code and stderr.
+fn run_features(name: &str, feature: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let dir = scratch(name);
+    let features = dir.join("features");
+    std::fs::create_dir_all(&features).expect("features dir");
+    if !feature.is_empty() {
+        std::fs::write(features.join("x.feature"), feature).expect("write");
+    }
+    let output = cli()
+        .arg("--features-dir")
+        .arg(&features)
+        .arg("--report-dir")
+        .arg(dir.join("reports"))
+        .args(extra)
+        .output()
+        .expect("the CLI runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn an_examples_row_with_more_cells_than_its_header_is_refused_naming_file_and_line() {
+    let feature = "Feature: X\n  Scenario Outline: Row <n>\n    When the client refreshes\n\n    \
+                   Examples:\n      | n |\n      | 1 |\n      | 2 | 3 |\n";
+    let (code, stderr) = run_features("examples-row", feature, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("x.feature") && stderr.contains("line 8"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_features_directory_without_features_is_refused() {
+    let (code, stderr) = run_features("no-features", "", &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no .feature files"), "{stderr}");
+}
+
+#[test]
+fn two_scenarios_with_one_name_are_refused() {
+    let feature = "Feature: X\n  Scenario: Same\n    When the client refreshes\n\n  \
+                   Scenario: Same\n    When the client refreshes\n";
+    let (code, stderr) = run_features("duplicates", feature, &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("two scenarios are named"), "{stderr}");
+}
+
+#[test]
+fn an_unwritable_report_directory_is_refused_before_anything_runs() {
+    let dir = scratch("unwritable");
+    let blocker = dir.join("a-file");
+    std::fs::write(&blocker, "not a directory").expect("write");
+    let output = cli()
+        .arg("--report-dir")
+        .arg(blocker.join("reports"))
+        .args(["-n", "^logout: "])
+        .output()
+        .expect("the CLI runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot write reports"), "{stderr}");
+    assert!(!stderr.contains("[1/"), "no scenario ran first: {stderr}");
+}

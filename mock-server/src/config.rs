@@ -187,6 +187,9 @@ impl Limits {
     }
 }
 
+/// A control token shorter than this is accepted with a warning.
+const MIN_CONTROL_TOKEN_CHARS: usize = 16;
+
 /// Settings fixed at start-up. Everything is optional in the file form.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -224,11 +227,48 @@ impl ServerConfig {
     pub fn from_toml_file(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
-        let config: Self =
-            toml::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))
+    }
+
+    /// Reads the configuration file's text (the form [`from_toml_file`](Self::from_toml_file)
+    /// reads), checking its policy, limits and control token.
+    ///
+    /// ```
+    /// let config = prelude_mock_server::ServerConfig::from_toml("app_id = \"app_x\"\n")?;
+    /// assert_eq!(config.app_id.as_deref(), Some("app_x"));
+    /// assert!(prelude_mock_server::ServerConfig::from_toml("control_token = \"\"\n").is_err());
+    /// # Ok::<(), prelude_mock_server::Error>(())
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Self, Error> {
+        let config: Self = toml::from_str(text).map_err(|e| Error::config(e.to_string()))?;
         config.policy.validate().map_err(Error::config)?;
         config.limits.validate().map_err(Error::config)?;
+        config.check_control_token()?;
         Ok(config)
+    }
+
+    /// Refuses a control token that protects nothing: an empty or blank one (an unset
+    /// variable passed as `--control-token "$TOKEN"`) would open the control API while
+    /// passing the "a non-loopback bind needs a token" rule. Warns about a short one.
+    pub(crate) fn check_control_token(&self) -> Result<(), Error> {
+        let Some(token) = &self.control_token else {
+            return Ok(());
+        };
+        let token = token.expose();
+        if token.trim().is_empty() {
+            return Err(Error::config(
+                "the control token is empty or blank, which would leave the control API open: \
+                 give a real token (--control-token, PRELUDE_MOCK_CONTROL_TOKEN or \
+                 control_token in the config file), or none at all",
+            ));
+        }
+        if token.chars().count() < MIN_CONTROL_TOKEN_CHARS {
+            tracing::warn!(
+                "the control token has fewer than {MIN_CONTROL_TOKEN_CHARS} characters: \
+                 anyone who can reach the control API can guess it"
+            );
+        }
+        Ok(())
     }
 
     pub(crate) fn app_id(&self) -> &str {

@@ -93,6 +93,15 @@ async fn main() -> std::process::ExitCode {
     init_logging(cli.log_format);
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // A configuration the mock refuses is a usage error, as clap's are.
+        Err(error)
+            if error
+                .downcast_ref::<prelude_mock_server::Error>()
+                .is_some_and(|e| e.kind() == prelude_mock_server::ErrorKind::Config) =>
+        {
+            eprintln!("prelude-mock: {error}");
+            std::process::ExitCode::from(2)
+        }
         Err(error) => {
             eprintln!("prelude-mock: {error}");
             std::process::ExitCode::FAILURE

@@ -172,6 +172,7 @@ impl MockServerBuilder {
     }
 
     fn state(&self, scheme: &'static str) -> Result<AppState, Error> {
+        self.config.check_control_token()?;
         let key = match (&self.signing_key_pem, &self.config.signing_key) {
             (Some(pem), _) => SigningKey::from_pem(pem.expose())?,
             (None, Some(path)) => load_or_create_key(path)?,

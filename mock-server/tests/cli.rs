@@ -198,3 +198,40 @@ async fn ready_json_prints_one_machine_readable_line() {
     drop(client);
     running.interrupt_and_wait();
 }
+
+#[test]
+fn an_empty_or_blank_control_token_from_any_source_is_refused_at_start() {
+    let dir = std::env::temp_dir().join(format!("prelude-mock-emptytoken-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let toml = dir.join("empty-token.toml");
+    std::fs::write(&toml, "control_token = \"  \"\n").expect("write");
+    let toml = toml.to_str().expect("utf-8").to_owned();
+    let flag: &[&str] = &["--control-token", ""];
+    let blank_flag: &[&str] = &["--control-token", " \t"];
+    let file: &[&str] = &["--config", &toml];
+    let sources: [(&str, &[&str], Option<&str>); 4] = [
+        ("an empty flag", flag, None),
+        ("a blank flag", blank_flag, None),
+        ("an empty variable", &[], Some("")),
+        ("a blank config file entry", file, None),
+    ];
+    for (source, args, env) in sources {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_prelude-mock"));
+        // The hole this closes: a non-loopback bind passed the "needs a token" rule.
+        command
+            .args(["--host", "0.0.0.0", "--port", "0"])
+            .args(args);
+        command.env_remove("PRELUDE_MOCK_CONTROL_TOKEN");
+        if let Some(value) = env {
+            command.env("PRELUDE_MOCK_CONTROL_TOKEN", value);
+        }
+        let output = command.output().expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{source}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("control token is empty"),
+            "{source}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -64,6 +64,48 @@ async fn the_page_loads_without_the_control_token_but_its_data_needs_it() {
 }
 
 #[tokio::test]
+async fn every_answer_under_the_dashboard_is_locked_down_errors_and_redirects_included() {
+    let server = builder()
+        .control_token("s3cret-long-enough-token")
+        .start()
+        .await
+        .expect("server starts");
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let base = server.url();
+    let answers = [
+        (format!("{base}/__mock/ui/nope.js"), None, 404),
+        (format!("{base}/__mock/ui"), None, 308),
+        (format!("{base}/__mock/events"), None, 401),
+        (format!("{base}/__mock/ui/"), Some("attacker.example"), 403),
+    ];
+    for (url, host, status) in answers {
+        let mut request = no_redirects.get(&url);
+        if let Some(host) = host {
+            request = request.header("Host", host);
+        }
+        let answer = request.send().await.expect("send");
+        assert_eq!(answer.status().as_u16(), status, "{url}");
+        assert_eq!(common::header(&answer, "x-frame-options"), "DENY", "{url}");
+        assert_eq!(
+            common::header(&answer, "x-content-type-options"),
+            "nosniff",
+            "{url}"
+        );
+        let csp = common::header(&answer, "content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{url}: {csp}");
+    }
+    let missing = http()
+        .get(format!("{}nope.js", server.dashboard_url()))
+        .send()
+        .await
+        .expect("send");
+    expect_error(missing, 404, "not_found").await;
+}
+
+#[tokio::test]
 async fn the_page_is_not_served_under_a_rebound_host_name() {
     let server = server().await;
     let response = http()

@@ -11,7 +11,8 @@ const SHOWN_ENTRIES = 500;
 const state = {
   token: sessionStorage.getItem('prelude-mock-token') || '',
   users: [], sessions: [], faults: [], policy: null, clock: null, stats: null,
-  journal: [], lastSeq: 0, generations: new Map(), open: new Set(),
+  journal: [], seen: new Set(), lastSeq: 0, generations: new Map(), open: new Set(),
+  renders: 0,
 };
 
 // ---- small DOM helper: text is always set as text, never parsed as HTML -------------------
@@ -156,23 +157,47 @@ async function stream() {
 function handle(event, data) {
   if (event === 'journal') {
     const entry = JSON.parse(data);
-    if (entry.seq <= state.lastSeq && state.journal.some((e) => e.seq === entry.seq)) return;
+    if (state.seen.has(entry.seq)) return;
+    state.seen.add(entry.seq);
     state.journal.push(entry);
     state.lastSeq = Math.max(state.lastSeq, entry.seq);
-    if (state.journal.length > 5000) state.journal.splice(0, state.journal.length - 5000);
-    renderJournal(entry.seq);
+    if (state.journal.length > 5000) {
+      for (const old of state.journal.splice(0, state.journal.length - 5000)) state.seen.delete(old.seq);
+    }
+    scheduleJournal(entry.seq);
     load(['sessions', 'stats', 'faults']);
   } else if (event === 'changed') {
     if (data === 'journal' || data === 'reset') {
-      state.journal = [];
-      renderJournal();
+      clearJournal();
+      scheduleJournal();
     }
     load(STALE[data] || Object.keys(loaders));
   } else if (event === 'resync') {
-    state.journal = [];
+    clearJournal();
     state.lastSeq = 0;
     stream();
   }
+}
+
+function clearJournal() {
+  state.journal = [];
+  state.seen.clear();
+}
+
+// A burst of thousands of requests arrives as thousands of events: the journal is drawn at
+// most once per frame, with every entry that arrived since marked new, so the page stays
+// responsive (the table shows the newest SHOWN_ENTRIES only).
+let journalFrame = 0;
+const fresh = new Set();
+function scheduleJournal(seq) {
+  if (seq !== undefined) fresh.add(seq);
+  if (journalFrame) return;
+  journalFrame = requestAnimationFrame(() => {
+    journalFrame = 0;
+    const seqs = new Set(fresh);
+    fresh.clear();
+    renderJournal(seqs);
+  });
 }
 
 function setLive(on, text) {
@@ -258,7 +283,8 @@ function entryClass(e) {
   return e.verdict;
 }
 
-function renderJournal(newSeq) {
+function renderJournal(newSeqs = new Set()) {
+  state.renders += 1;
   const rows = [];
   const shown = state.journal.slice(-SHOWN_ENTRIES).reverse();
   const t0 = state.journal.length ? state.journal[0].received_ms : 0;
@@ -270,7 +296,7 @@ function renderJournal(newSeq) {
         : e.rotated ? 'g' + e.generation + ' → g' + (e.generation + 1)
         : e.grace_reissue ? 'g' + e.generation + ' again (grace)' : 'g' + e.generation);
     }
-    const row = h('tr', { class: 'entry ' + entryClass(e) + (e.seq === newSeq ? ' new' : ''), 'data-seq': e.seq,
+    const row = h('tr', { class: 'entry ' + entryClass(e) + (newSeqs.has(e.seq) ? ' new' : ''), 'data-seq': e.seq,
       onclick: () => { state.open.has(e.seq) ? state.open.delete(e.seq) : state.open.add(e.seq); renderJournal(); } },
       h('td', { class: 'mono' }, e.seq),
       h('td', { class: 'mono muted' }, ((e.received_ms - t0) / 1000).toFixed(3) + ' s'),
@@ -287,6 +313,8 @@ function renderJournal(newSeq) {
   }
   $('journal-count').textContent = state.journal.length ? '(' + state.journal.length + ' requests)' : '';
   $('journal').replaceChildren(...rows);
+  // How many times the table was drawn: the browser tests check a burst is drawn in batches.
+  $('journal').dataset.renders = String(state.renders);
   if (state.sessions.length) renderSessions();
 }
 
@@ -390,14 +418,14 @@ function start() {
   stream();
 }
 
-// A token in the fragment (never sent to the server) is taken once and removed from the URL.
-const fragment = new URLSearchParams(location.hash.slice(1));
-if (fragment.get('token')) {
-  state.token = fragment.get('token');
-  sessionStorage.setItem('prelude-mock-token', state.token);
-  history.replaceState(null, '', location.pathname);
-}
+// A token in the URL would already be in the browser's history and session files by the
+// time the page could strip it: one there (from an old link) is removed and not used, and
+// the page asks for the token instead.
 wire();
+if (new URLSearchParams(location.hash.slice(1)).has('token')) {
+  history.replaceState(null, '', location.pathname);
+  notice('a token in the URL is not used (it lands in the browser history): type it instead', false);
+}
 start();
 // A running clock moves without events: re-read it now and then.
 setInterval(() => { if (!document.hidden) load(['clock']); }, 5000);

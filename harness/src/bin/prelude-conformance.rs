@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use prelude_conformance::bench::{self, SdkBench, ServerBench};
 use prelude_conformance::{
     Adapter, Driver, Drivers, ExpectedFailures, Filter, InProcess, RunReport, Scenario,
-    ServerTarget, Suite, compare, compare_html,
+    ServerTarget, Suite, check_writable, compare, compare_html,
 };
 use prelude_mock_server::{ControlClient, TlsInfo};
 
@@ -278,6 +278,9 @@ fn suite(common: &Common) -> Result<Suite, String> {
 
 async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
     let mut suite = suite(&args.common)?;
+    if !args.common.list {
+        check_writable(&args.common.report_dir).map_err(|e| e.to_string())?;
+    }
     let mut expected = ExpectedFailures::none();
     if let Some(path) = &args.expected_failures {
         expected = ExpectedFailures::load(path).map_err(|e| e.to_string())?;
@@ -306,6 +309,9 @@ async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
 
 async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
     let suite = suite(&args.common)?;
+    if !args.common.list {
+        check_writable(&args.common.report_dir).map_err(|e| e.to_string())?;
+    }
     if args.common.list {
         let plan: Vec<(&Scenario, Option<String>)> =
             suite.plan_server().into_iter().map(|s| (s, None)).collect();
@@ -359,7 +365,11 @@ async fn run_bench(args: BenchArgs) -> Result<ExitCode, String> {
         bench::markdown(std::slice::from_ref(&report))
     );
     print!("{markdown}");
-    let stem = args.out.name.clone().unwrap_or_else(|| slug(&label));
+    let stem = args
+        .out
+        .name
+        .clone()
+        .unwrap_or_else(|| prelude_conformance::file_stem(&label));
     write_bench(
         &args.out,
         &stem,
@@ -475,7 +485,7 @@ fn finish(report: &RunReport, common: &Common) -> Result<ExitCode, String> {
     let stem = common
         .report_name
         .clone()
-        .unwrap_or_else(|| slug(&report.sdk.name));
+        .unwrap_or_else(|| report.file_stem());
     report
         .write(&common.report_dir, &stem)
         .map_err(|e| e.to_string())?;
@@ -518,21 +528,4 @@ fn run_compare(results: &[PathBuf], output: Option<&Path>) -> Result<ExitCode, S
         None => print!("{table}"),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn slug(name: &str) -> String {
-    let slug: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    slug.split('-')
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
 }

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use super::{ANSWER_TIMEOUT, CheckVerdict};
-use crate::driver::{Spawned, spawn};
+use crate::driver::{Spawned, kill_group, read_line, spawn};
 use crate::protocol::{MAIN_CLIENT, Op, Response, SdkError, SdkErrorKind, line_id};
 
 /// The adapter process and what it has written.
@@ -31,6 +31,12 @@ pub(super) struct Wire {
     mismatched: Vec<String>,
 }
 
+impl Drop for Wire {
+    fn drop(&mut self) {
+        kill_group(&mut self.child);
+    }
+}
+
 impl Wire {
     pub(super) fn start(command: &str) -> Result<Self, SdkError> {
         let Spawned {
@@ -40,21 +46,30 @@ impl Wire {
             stderr,
         } = spawn(command)?;
         let (tx, lines) = mpsc::unbounded_channel();
+        // Read as the suite reads an adapter: capped, lossy, printable lines.
         tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
+            let mut reader = BufReader::new(stdout);
+            while let Ok(Some(line)) = read_line(&mut reader, 1024 * 1024).await {
+                let line = if line.cut == 0 {
+                    line.text
+                } else {
+                    line.shown()
+                };
                 if tx.send(line).is_err() {
                     break;
                 }
             }
         });
         let stderr = tokio::spawn(async move {
-            let mut kept = Vec::new();
-            let mut reader = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                kept.push(line);
+            let mut kept = std::collections::VecDeque::new();
+            let mut reader = BufReader::new(stderr);
+            while let Ok(Some(line)) = read_line(&mut reader, 4096).await {
+                if kept.len() == 200 {
+                    kept.pop_front();
+                }
+                kept.push_back(line.shown());
             }
-            kept
+            Vec::from(kept)
         });
         Ok(Self {
             child,

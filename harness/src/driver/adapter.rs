@@ -2,21 +2,28 @@
 //! stdin/stdout) and forwards operations to it. Requests are pipelined; answers are matched
 //! by id in whatever order they come. An instance configured with `separate_process` gets its
 //! own copy of the program, so cross-process scenarios need nothing special from adapters.
+//!
+//! The adapter is not trusted to behave: every call ends within [`CALL_TIMEOUT`] (sending it
+//! included: an adapter that stops reading its stdin is killed), a call to an adapter whose
+//! stdout has closed fails at once, one that exited is started again before the next
+//! scenario (its log says so), and what it prints is read in capped, printable lines
+//! ([`super::lines`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Driver;
+use super::lines::{self, printable, truncated};
 use crate::protocol::{
     Hello, MAIN_CLIENT, Op, PROTOCOL_VERSION, Request, Response, SdkError, SdkErrorKind, line_id,
 };
@@ -26,6 +33,16 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Lines of an adapter's stderr kept between two [`Driver::take_log`] calls.
 const LOG_LINES: usize = 200;
+
+/// Bytes of one stderr line kept (the rest is counted, not kept): with [`LOG_LINES`], what a
+/// scenario's report can hold of an adapter's log.
+const LOG_LINE_BYTES: usize = 4 * 1024;
+
+/// Bytes of one stdout line read as an answer; a longer line is reported, not parsed.
+const ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Characters of a stray stdout line (not an answer) shown on the console.
+const STRAY_CHARS: usize = 300;
 
 /// The adapter's stderr lines not taken yet (all its processes').
 type Log = Arc<Mutex<VecDeque<String>>>;
@@ -44,7 +61,9 @@ pub struct Adapter {
     command: String,
     hello: Hello,
     log: Log,
-    main: Process,
+    /// The process the main instance and same-process instances live in; replaced when it
+    /// has exited, at the next reset.
+    main: Mutex<Arc<Process>>,
     /// Instances living in their own process.
     separate: tokio::sync::Mutex<HashMap<String, Arc<Process>>>,
 }
@@ -64,7 +83,7 @@ impl Adapter {
             command: command.to_owned(),
             hello,
             log,
-            main,
+            main: Mutex::new(Arc::new(main)),
             separate: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -83,17 +102,55 @@ impl Adapter {
             Op::Reset => {
                 // Dropping a process kills it.
                 self.separate.lock().await.clear();
-                self.main.call(client, op).await
+                let main = self.main();
+                if main.is_alive() {
+                    match main.call(client.clone(), op.clone()).await {
+                        Err(e) if e.kind == SdkErrorKind::Protocol => {
+                            main.kill(&format!("its reset failed: {}", e.message));
+                        }
+                        done => return done,
+                    }
+                }
+                // The next scenario gets a working adapter, not the last one's broken pipe.
+                let status = main.exit_status();
+                let (process, _) = Process::start(&self.command, &self.log).await?;
+                note(
+                    &self.log,
+                    format!("the adapter had stopped ({status}); started it again"),
+                );
+                let process = Arc::new(process);
+                *self.main.lock().unwrap_or_else(PoisonError::into_inner) = process.clone();
+                process.call(client, op).await
             }
             _ => {
                 let process = self.separate.lock().await.get(&client).cloned();
-                match process {
-                    Some(process) => process.call(client, op).await,
-                    None => self.main.call(client, op).await,
-                }
+                process
+                    .unwrap_or_else(|| self.main())
+                    .call(client, op)
+                    .await
             }
         }
     }
+
+    fn main(&self) -> Arc<Process> {
+        self.main
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Adds the suite's own `line` to the adapter's log (shown with the scenario's diagnostics).
+fn note(log: &Log, line: String) {
+    push_log(log, format!("[prelude-conformance] {line}"));
+}
+
+fn push_log(log: &Log, line: String) {
+    let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+    if log.len() == LOG_LINES {
+        log.pop_front();
+    }
+    log.push_back(line);
 }
 
 impl Driver for Adapter {
@@ -112,11 +169,14 @@ impl Driver for Adapter {
 
 /// One running adapter program.
 struct Process {
-    _child: Child,
+    child: Mutex<Child>,
     /// Request lines for the writer task (`write_requests`).
     stdin: mpsc::UnboundedSender<(String, oneshot::Sender<std::io::Result<()>>)>,
     pending: Pending,
     next_id: AtomicU64,
+    /// False once its stdout closed or it was killed: calls then fail at once.
+    alive: Arc<AtomicBool>,
+    log: Log,
 }
 
 impl Process {
@@ -128,15 +188,23 @@ impl Process {
             stderr,
         } = spawn(command)?;
         let pending: Pending = Arc::default();
-        tokio::spawn(read_answers(BufReader::new(stdout), pending.clone()));
+        let alive = Arc::new(AtomicBool::new(true));
+        tokio::spawn(read_answers(
+            BufReader::new(stdout),
+            pending.clone(),
+            alive.clone(),
+            log.clone(),
+        ));
         let stderr_done = tokio::spawn(keep_stderr(BufReader::new(stderr), log.clone()));
         let (lines, queued) = mpsc::unbounded_channel();
         tokio::spawn(write_requests(stdin, queued));
         let process = Self {
-            _child: child,
+            child: Mutex::new(child),
             stdin: lines,
             pending,
             next_id: AtomicU64::new(1),
+            alive,
+            log: log.clone(),
         };
         let hello = match process.call(MAIN_CLIENT.to_owned(), Op::Hello).await {
             Ok(hello) => hello,
@@ -152,8 +220,16 @@ impl Process {
                 return Err(e);
             }
         };
-        let hello: Hello = serde_json::from_value(hello)
+        let mut hello: Hello = serde_json::from_value(hello)
             .map_err(|e| protocol(format!("adapter's hello is malformed: {e}")))?;
+        // Printed on the console and in every report.
+        for field in [
+            &mut hello.sdk.name,
+            &mut hello.sdk.version,
+            &mut hello.sdk.language,
+        ] {
+            *field = truncated(&printable(field), 200);
+        }
         if hello.protocol != PROTOCOL_VERSION {
             return Err(protocol(format!(
                 "adapter speaks protocol {}, this suite speaks {PROTOCOL_VERSION}",
@@ -163,7 +239,46 @@ impl Process {
         Ok((process, hello))
     }
 
+    fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Kills a process that stopped reading its requests: nothing it does can be trusted after
+    /// that, and the writer blocked on its stdin is released.
+    fn kill(&self, why: &str) {
+        if self.alive.swap(false, Ordering::SeqCst) {
+            note(&self.log, format!("killed the adapter: {why}"));
+        }
+        kill_group(&mut self.child.lock().unwrap_or_else(PoisonError::into_inner));
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// How the process ended, as far as is known.
+    fn exit_status(&self) -> String {
+        match self
+            .child
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_wait()
+        {
+            Ok(Some(status)) => status.to_string(),
+            _ => "its stdout closed".to_owned(),
+        }
+    }
+
     async fn call(&self, client: String, op: Op) -> Result<Value, SdkError> {
+        self.call_checked(client, op).await.map_err(|mut e| {
+            // The adapter's words reach the console and the reports.
+            e.message = truncated(&printable(&e.message), 4096);
+            e
+        })
+    }
+
+    async fn call_checked(&self, client: String, op: Op) -> Result<Value, SdkError> {
+        let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = op.name();
         let expects = op.clone();
@@ -172,15 +287,33 @@ impl Process {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id, tx);
+        // Checked after the waiter is in: the reader clears waiters after it marks the end.
+        if !self.is_alive() {
+            self.forget(id);
+            return Err(protocol(format!(
+                "the adapter has exited (or closed its stdout): `{name}` was not sent"
+            )));
+        }
         let mut line = serde_json::to_string(&Request { id, client, op })
             .map_err(|e| protocol(e.to_string()))?;
         line.push('\n');
         {
             let (sent, written) = oneshot::channel();
             let written = match self.stdin.send((line, sent)) {
-                Ok(()) => written
-                    .await
-                    .unwrap_or_else(|_| Err(std::io::ErrorKind::BrokenPipe.into())),
+                Ok(()) => match tokio::time::timeout_at(deadline, written).await {
+                    Ok(written) => {
+                        written.unwrap_or_else(|_| Err(std::io::ErrorKind::BrokenPipe.into()))
+                    }
+                    Err(_) => {
+                        self.forget(id);
+                        self.kill("it stopped reading its stdin");
+                        return Err(protocol(format!(
+                            "the adapter stopped reading its stdin: `{name}` could not be sent \
+                             within {}s (the adapter was killed)",
+                            CALL_TIMEOUT.as_secs()
+                        )));
+                    }
+                },
                 Err(_) => Err(std::io::ErrorKind::BrokenPipe.into()),
             };
             if let Err(e) = written {
@@ -190,7 +323,7 @@ impl Process {
                 )));
             }
         }
-        match tokio::time::timeout(CALL_TIMEOUT, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(Answer { line, response })) => {
                 // Redacted only for a message: a burst's answers are many.
                 let outcome = response
@@ -232,6 +365,25 @@ impl Process {
     }
 }
 
+impl Drop for Process {
+    fn drop(&mut self) {
+        kill_group(self.child.get_mut().unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// Kills the process group `child` leads: the `sh -c` and the adapter it started (killing `sh`
+/// alone would leave the adapter running, holding the pipes).
+pub(crate) fn kill_group(child: &mut Child) {
+    if let Some(pid) = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _gone = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let _gone = child.start_kill();
+}
+
 /// A started adapter program and its three pipes.
 pub(crate) struct Spawned {
     pub(crate) child: Child,
@@ -248,6 +400,8 @@ pub(crate) fn spawn(command: &str) -> Result<Spawned, SdkError> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group, so killing it reaches what `sh` started ([`kill_group`]).
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| protocol(format!("cannot start adapter `{command}`: {e}")))?;
@@ -297,18 +451,29 @@ async fn write_requests(
 }
 
 /// Hands each answer line to whoever waits for its id, malformed or not (the waiter reports
-/// what is wrong). Lines without an id (an SDK printing to stdout) are reported on stderr and
-/// skipped.
-async fn read_answers(stdout: BufReader<ChildStdout>, pending: Pending) {
-    let mut lines = stdout.lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if line.trim().is_empty() {
+/// what is wrong). Lines without an id (an SDK printing to stdout) and lines too long to be
+/// an answer are reported (cut and printable) and skipped.
+async fn read_answers(
+    mut stdout: BufReader<ChildStdout>,
+    pending: Pending,
+    alive: Arc<AtomicBool>,
+    log: Log,
+) {
+    while let Ok(Some(read)) = lines::read_line(&mut stdout, ANSWER_BYTES).await {
+        let line = read.text.as_str();
+        if line.trim().is_empty() && read.cut == 0 {
             continue;
         }
-        let Some(id) = line_id(&line) else {
-            eprintln!("prelude-conformance: ignoring adapter output that is not an answer: {line}");
+        let id = if read.cut == 0 { line_id(line) } else { None };
+        let Some(id) = id else {
+            let shown = truncated(&read.shown(), STRAY_CHARS);
+            eprintln!(
+                "prelude-conformance: ignoring adapter output that is not an answer: {shown}"
+            );
+            note(&log, format!("stdout line that is not an answer: {shown}"));
             continue;
         };
+        let line = read.text;
         let response = serde_json::from_str::<Response>(&line).map_err(|e| e.to_string());
         let waiter = pending
             .lock()
@@ -318,22 +483,24 @@ async fn read_answers(stdout: BufReader<ChildStdout>, pending: Pending) {
             let _unwaited = waiter.send(Answer { line, response });
         }
     }
-    // EOF: dropping the senders tells every waiter the adapter is gone.
+    // EOF: dropping the senders tells every waiter the adapter is gone, and later calls fail
+    // at once.
+    alive.store(false, Ordering::SeqCst);
+    note(
+        &log,
+        "the adapter closed its stdout (it exited or crashed)".to_owned(),
+    );
     pending
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clear();
 }
 
-/// Keeps the adapter's stderr lines (the last [`LOG_LINES`]) for failure diagnostics.
-async fn keep_stderr(stderr: BufReader<ChildStderr>, log: Log) {
-    let mut lines = stderr.lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-        if log.len() == LOG_LINES {
-            log.pop_front();
-        }
-        log.push_back(line);
+/// Keeps the adapter's stderr lines (the last [`LOG_LINES`], each cut at [`LOG_LINE_BYTES`],
+/// printable) for failure diagnostics.
+async fn keep_stderr(mut stderr: BufReader<ChildStderr>, log: Log) {
+    while let Ok(Some(line)) = lines::read_line(&mut stderr, LOG_LINE_BYTES).await {
+        push_log(&log, line.shown());
     }
 }
 
@@ -357,7 +524,7 @@ fn redacted(line: &str) -> String {
     match serde_json::from_str::<Value>(line) {
         Ok(mut value) => {
             walk(&mut value);
-            value.to_string()
+            truncated(&printable(&value.to_string()), 2000)
         }
         Err(_) => "[not JSON]".to_owned(),
     }

@@ -8,6 +8,7 @@
 
 mod adapter;
 mod in_process;
+mod lines;
 mod pool;
 mod serve;
 
@@ -15,8 +16,9 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 pub use adapter::Adapter;
-pub(crate) use adapter::{Spawned, spawn};
+pub(crate) use adapter::{Spawned, kill_group, spawn};
 pub use in_process::InProcess;
+pub(crate) use lines::read_line;
 pub use pool::Drivers;
 pub(crate) use pool::Lease;
 pub use serve::serve;

@@ -176,7 +176,7 @@ pub fn compare_html(runs: &[(String, RunReport)]) -> Result<String, Error> {
                     class: class(&s.outcome),
                     label: s.outcome.label(),
                     note: note(&s.outcome),
-                    href: format!("{label}.html#{}", anchor(id)),
+                    href: format!("{}#{}", page_href(label), anchor(id)),
                 })
             })
             .collect::<Vec<_>>();
@@ -192,7 +192,7 @@ pub fn compare_html(runs: &[(String, RunReport)]) -> Result<String, Error> {
     let runs = runs
         .iter()
         .map(|(label, run)| MatrixRun {
-            href: format!("{label}.html"),
+            href: page_href(label),
             label,
             sdk: format!("{} {}", run.sdk.name, run.sdk.version)
                 .trim()
@@ -446,6 +446,22 @@ struct Cell {
     href: String,
 }
 
+/// The link to a run's page, `<label>.html` next to the matrix: always a relative file URL
+/// (every byte but the unreserved ones percent-encoded, `:` and `/` included), so a label such
+/// as `javascript:...` (a result file's name) can never become a scheme or leave the folder.
+fn page_href(label: &str) -> String {
+    let mut href = String::new();
+    for byte in label.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            href.push(char::from(byte));
+        } else {
+            href.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    href.push_str(".html");
+    href
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,6 +537,17 @@ mod tests {
         let html = compare_html(&runs).expect("renders");
         assert!(
             html.contains("href=\"mine.html#s-coalescing-one-refresh\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn a_run_label_is_linked_as_a_relative_file_whatever_it_says() {
+        let runs = [("javascript:alert(1)//".to_owned(), report())];
+        let html = compare_html(&runs).expect("renders");
+        assert!(!html.contains("href=\"javascript:"), "{html}");
+        assert!(
+            html.contains("href=\"javascript%3Aalert%281%29%2F%2F.html\""),
             "{html}"
         );
     }

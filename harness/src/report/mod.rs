@@ -308,6 +308,12 @@ impl RunReport {
         )
     }
 
+    /// The file stem for this run's reports when none is given: the SDK's name made safe
+    /// for any file system ([`file_stem`]).
+    pub fn file_stem(&self) -> String {
+        file_stem(&self.sdk.name)
+    }
+
     /// Writes `<stem>.json`, `<stem>.junit.xml` and `<stem>.html` into `dir` (created if
     /// missing).
     pub fn write(&self, dir: &Path, stem: &str) -> Result<(), Error> {
@@ -329,4 +335,54 @@ impl RunReport {
         serde_json::from_str(&text)
             .map_err(|e| Error::new(ErrorKind::Report, format!("{}: {e}", path.display())))
     }
+}
+/// Characters of a derived file stem: well under every file system's name limit, with room
+/// for `.junit.xml`.
+const STEM_CHARS: usize = 64;
+
+/// `name` as a file stem: lowercase ASCII letters and digits, runs of anything else as one
+/// `-`, at most 64 characters, never empty or hidden (`sdk` when nothing is left).
+///
+/// ```
+/// assert_eq!(prelude_conformance::file_stem("@prelude.so/js-sdk"), "prelude-so-js-sdk");
+/// assert_eq!(prelude_conformance::file_stem("漢字"), "sdk");
+/// ```
+pub fn file_stem(name: &str) -> String {
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut stem = slug
+        .split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    stem.truncate(STEM_CHARS);
+    let stem = stem.trim_end_matches('-');
+    if stem.is_empty() {
+        "sdk".to_owned()
+    } else {
+        stem.to_owned()
+    }
+}
+
+/// Checks that reports can be written into `dir` (creating it), before a run that would
+/// otherwise find out only at its end.
+pub fn check_writable(dir: &Path) -> Result<(), Error> {
+    let io = |e: std::io::Error| {
+        Error::new(
+            ErrorKind::Report,
+            format!("cannot write reports into {}: {e}", dir.display()),
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let probe = dir.join(format!(".prelude-conformance-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(io)?;
+    std::fs::remove_file(&probe).map_err(io)
 }

@@ -2,21 +2,23 @@
 //! being cleared, and changes made through the control API (policy, clock, faults, ...).
 //! Served as server-sent events by [`super::ui`].
 //!
-//! Publishing costs nothing while nobody listens: an entry is cloned only for subscribers.
+//! A journal event carries no entry: it wakes the streams, which read the entries from the
+//! journal itself, a page at a time. So a subscriber that never reads holds one page of
+//! shared entries, not a copy of the journal, and publishing costs nothing while nobody
+//! listens.
 
 use tokio::sync::broadcast;
 
-use super::journal::JournalEntry;
-
-/// Events a slow subscriber may fall behind by before it is told it lagged (it then
-/// catches up from the journal itself, so nothing is lost while the journal holds it).
+/// Events a slow subscriber may fall behind by before its receiver lags (harmless: it reads
+/// the journal from its own position, and is told to resync only when the journal dropped
+/// entries it had not read).
 const BACKLOG: usize = 1024;
 
 /// One notification.
 #[derive(Clone, Debug)]
 pub(crate) enum Event {
     /// A request was journaled.
-    Journal(Box<JournalEntry>),
+    Journal,
     /// A control call changed state; the page re-reads what it names (`policy`, `clock`,
     /// `faults`, `sessions`, `users`, `journal`, `reset`, ...).
     Changed(String),
@@ -39,15 +41,12 @@ impl Events {
         self.0.subscribe()
     }
 
-    /// Whether anyone listens (so an entry is worth cloning).
-    pub(crate) fn listening(&self) -> bool {
-        self.0.receiver_count() > 0
-    }
-
-    /// Publishes an entry. Call it after the journal recorded it: a new subscriber reads
-    /// the journal after subscribing, so it sees the entry one way or the other.
-    pub(crate) fn journal(&self, entry: JournalEntry) {
-        let _ = self.0.send(Event::Journal(Box::new(entry)));
+    /// Says an entry was recorded. Call it after the journal recorded it: a stream reads
+    /// the journal after it wakes, so it sees the entry.
+    pub(crate) fn journal(&self) {
+        if self.0.receiver_count() > 0 {
+            let _ = self.0.send(Event::Journal);
+        }
     }
 
     pub(crate) fn changed(&self, what: &str) {

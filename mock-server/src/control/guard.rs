@@ -93,11 +93,18 @@ fn addressed_to(req: &Request) -> Option<(String, Option<u16>)> {
     Some((authority.host().to_ascii_lowercase(), authority.port_u16()))
 }
 
-/// Applies the rules to every `/__mock` request; other paths pass untouched.
+/// Applies the rules to every `/__mock` request, and locks its answer down
+/// (`ui::lock_down`), refusals included; other paths pass untouched.
 pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !req.uri().path().starts_with("/__mock") {
         return next.run(req).await;
     }
+    let mut response = check(&state, req, next).await;
+    super::ui::lock_down(response.headers_mut());
+    response
+}
+
+async fn check(state: &AppState, req: Request, next: Next) -> Response {
     let access = &state.control;
     let forbidden =
         |message: &str| ApiError::new(Reason::ControlForbidden, message).into_response();

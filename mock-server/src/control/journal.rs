@@ -158,8 +158,21 @@ impl Trace {
 #[derive(Debug, Default)]
 struct Inner {
     next_seq: u64,
-    entries: VecDeque<JournalEntry>,
+    /// Shared, so an event stream's page of entries costs pointers, not copies.
+    entries: VecDeque<Arc<JournalEntry>>,
+    /// Entries ever recorded: the record-order position after the newest one (positions,
+    /// unlike sequence numbers, are in the order entries were recorded).
+    recorded: u64,
     stats: Stats,
+}
+
+/// One page of the journal for a reader that follows it in record order ([`Journal::page`]).
+pub(crate) struct Page {
+    pub(crate) entries: Vec<Arc<JournalEntry>>,
+    /// Where the next page starts.
+    pub(crate) next: u64,
+    /// Whether entries after the reader's position were dropped before it read them.
+    pub(crate) gap: bool,
 }
 
 /// The journal and its counters.
@@ -246,7 +259,33 @@ impl Journal {
         while inner.entries.len() >= self.capacity {
             inner.entries.pop_front();
         }
-        inner.entries.push_back(entry);
+        inner.entries.push_back(Arc::new(entry));
+        inner.recorded += 1;
+    }
+
+    /// The record-order position of the oldest entry held (where a new reader starts).
+    pub(crate) fn oldest_position(&self) -> u64 {
+        let inner = self.lock();
+        inner.recorded - inner.entries.len() as u64
+    }
+
+    /// Up to `limit` entries from record-order position `from` on.
+    pub(crate) fn page(&self, from: u64, limit: usize) -> Page {
+        let inner = self.lock();
+        let oldest = inner.recorded - inner.entries.len() as u64;
+        let start = from.max(oldest);
+        let entries: Vec<_> = inner
+            .entries
+            .iter()
+            .skip(usize::try_from(start - oldest).unwrap_or(usize::MAX))
+            .take(limit)
+            .cloned()
+            .collect();
+        Page {
+            next: start + entries.len() as u64,
+            entries,
+            gap: from < oldest,
+        }
     }
 
     /// Entries with `seq > since`, optionally for one route only.
@@ -255,7 +294,7 @@ impl Journal {
             .entries
             .iter()
             .filter(|e| e.seq > since && (route.is_none() || e.route == route))
-            .cloned()
+            .map(|e| JournalEntry::clone(e))
             .collect()
     }
 

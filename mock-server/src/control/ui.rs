@@ -7,23 +7,25 @@
 //! other call (Host check, same origin, bearer token). What the page does is in
 //! `mock-server/ui/`.
 
-use std::collections::HashSet;
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::sse::{self, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, Stream};
 use serde::Deserialize;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::events::Event;
+use super::journal::JournalEntry;
 use crate::Reason;
 use crate::http::api_error::ApiError;
 use crate::state::AppState;
@@ -74,7 +76,11 @@ pub(crate) fn is_public(method: &Method, path: &str) -> bool {
 
 async fn asset(Path(file): Path<String>) -> Response {
     let Some((_, content_type, body)) = ASSETS.iter().find(|(name, ..)| *name == file) else {
-        return StatusCode::NOT_FOUND.into_response();
+        return ApiError::new(
+            Reason::NotFound,
+            format!("the dashboard has no file {file:?}"),
+        )
+        .into_response();
     };
     let mut response = (*body).into_response();
     let headers = response.headers_mut();
@@ -83,17 +89,28 @@ async fn asset(Path(file): Path<String>) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+/// Locks down every control-API answer, errors and redirects included: none may be framed,
+/// sniffed into a script or page, or leak its URL onward. The page's own files carry their
+/// CSP ([`CSP`]); every other answer gets one that allows nothing.
+pub(crate) fn lock_down(headers: &mut axum::http::HeaderMap) {
+    let defaults = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ];
+    for (name, value) in defaults {
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
+    }
 }
 
 #[derive(Deserialize)]
@@ -102,10 +119,17 @@ struct Since {
     since: u64,
 }
 
+/// Journal entries a stream takes from the journal at a time: all it holds of it.
+const PAGE: usize = 256;
+
 /// `GET /__mock/events?since=SEQ`: the journal entries after `since` that the server still
 /// holds, then every new one as it is recorded (`event: journal`), control changes
-/// (`event: changed`, data = what changed), and `event: resync` when this stream fell
-/// behind (read the journal again). Ends when the server shuts down.
+/// (`event: changed`, data = what changed), and `event: resync` when this stream fell so far
+/// behind that the journal dropped entries it had not sent (read the journal again). Ends when
+/// the server shuts down.
+///
+/// A stream follows the journal by record-order position, a page at a time, so a subscriber
+/// that stops reading pins at most one page of shared entries.
 async fn events(
     State(state): State<AppState>,
     query: Result<Query<Since>, QueryRejection>,
@@ -116,28 +140,65 @@ async fn events(
             format!("invalid events query: {e}"),
         )
     })?;
-    // Subscribe before reading the journal: an entry recorded in between comes both ways and
-    // is sent once.
-    let live = state.events.subscribe();
-    let backlog = state.journal.entries(since, None);
-    let sent: HashSet<u64> = backlog.iter().map(|e| e.seq).collect();
-    let backlog = stream::iter(backlog.into_iter().map(|e| Ok(journal_event(&e))));
-    let live = stream::unfold((live, sent), |(mut live, sent)| async move {
-        loop {
-            let event = match live.recv().await {
-                Ok(Event::Journal(entry)) if sent.contains(&entry.seq) => continue,
-                Ok(Event::Journal(entry)) => journal_event(&entry),
-                Ok(Event::Changed(what)) => sse::Event::default().event("changed").data(what),
-                Err(RecvError::Lagged(_)) => sse::Event::default().event("resync").data("lagged"),
-                Ok(Event::Closed) | Err(RecvError::Closed) => return None,
-            };
-            return Some((Ok(event), (live, sent)));
-        }
+    // Subscribe before reading the journal: an entry recorded in between wakes the stream,
+    // which then finds it in the journal.
+    let follower = Follower {
+        live: state.events.subscribe(),
+        position: state.journal.oldest_position(),
+        since,
+        page: VecDeque::new(),
+        state,
+    };
+    let events = stream::unfold(follower, |mut f| async move {
+        let event = f.next().await?;
+        Some((Ok(event), f))
     });
-    Ok(Sse::new(backlog.chain(live)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
-fn journal_event(entry: &super::journal::JournalEntry) -> sse::Event {
+/// One event stream's place in the journal.
+struct Follower {
+    live: broadcast::Receiver<Event>,
+    /// Record-order position of the next entry to read.
+    position: u64,
+    since: u64,
+    /// Entries read and not sent yet.
+    page: VecDeque<Arc<JournalEntry>>,
+    state: AppState,
+}
+
+impl Follower {
+    /// The next event; `None` when the server shuts down.
+    async fn next(&mut self) -> Option<sse::Event> {
+        loop {
+            if let Some(entry) = self.page.pop_front() {
+                if entry.seq > self.since {
+                    return Some(journal_event(&entry));
+                }
+                continue;
+            }
+            let page = self.state.journal.page(self.position, PAGE);
+            self.position = page.next;
+            self.page.extend(page.entries);
+            if page.gap {
+                return Some(sse::Event::default().event("resync").data("lagged"));
+            }
+            if !self.page.is_empty() {
+                continue;
+            }
+            match self.live.recv().await {
+                // The journal holds what woke us (a lag lost only wake-ups).
+                Ok(Event::Journal) | Err(RecvError::Lagged(_)) => {}
+                Ok(Event::Changed(what)) => {
+                    return Some(sse::Event::default().event("changed").data(what));
+                }
+                Ok(Event::Closed) | Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+fn journal_event(entry: &JournalEntry) -> sse::Event {
     let data = serde_json::to_string(entry).unwrap_or_default();
     sse::Event::default()
         .event("journal")

@@ -260,10 +260,12 @@ impl ApiError {
     /// A framework's own error answer (an extractor's rejection), re-rendered as Prelude JSON
     /// with the same status.
     pub(crate) fn framework(status: StatusCode, message: String) -> Self {
-        let code = if status.is_server_error() {
-            "internal"
-        } else {
-            "bad_request"
+        // The code agrees with `type` where Prelude has a code of that family.
+        let code = match status.as_u16() {
+            500..=599 => "internal",
+            401 => "unauthorized",
+            404 => "not_found",
+            _ => "bad_request",
         };
         Self {
             status,

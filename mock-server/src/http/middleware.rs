@@ -183,11 +183,8 @@ pub(crate) async fn observe(
         reason = ?entry.reason,
         "request"
     );
-    let published = state.events.listening().then(|| entry.clone());
     state.journal.record(entry, data.session_created, injected);
-    if let Some(entry) = published {
-        state.events.journal(entry);
-    }
+    state.events.journal();
 
     match response {
         Some(mut response) => {

@@ -12,14 +12,15 @@ use serde_json::Value;
 
 use crate::jose::fingerprint;
 
-/// Body fields whose values are secrets.
-const SECRET_FIELDS: [&str; 6] = [
+/// Body fields whose values are secrets (`code`: the OTP a user was sent).
+const SECRET_FIELDS: [&str; 7] = [
     "challenge_token",
     "refresh_token",
     "access_token",
     "step_up_token",
     "password",
     "code_verifier",
+    "code",
 ];
 
 /// What a client sent, redacted.
@@ -44,7 +45,9 @@ impl WireRequest {
                     Some((scheme, token)) => format!("{scheme} <fp:{}>", fingerprint(token)),
                     None => format!("<fp:{}>", fingerprint(&value)),
                 },
-                crate::headers::REFRESH_TOKEN => format!("<fp:{}>", fingerprint(&value)),
+                crate::headers::REFRESH_TOKEN | crate::headers::VERIFICATION_TOKEN => {
+                    format!("<fp:{}>", fingerprint(&value))
+                }
                 crate::headers::DPOP => "<dpop proof>".to_owned(),
                 "cookie" => value
                     .split(';')
@@ -107,6 +110,10 @@ mod tests {
             "Bearer secret-access".parse().expect("header"),
         );
         headers.insert("x-refresh-token", "secret-refresh".parse().expect("header"));
+        headers.insert(
+            "x-verification-token",
+            "secret-verification".parse().expect("header"),
+        );
         headers.insert("dpop", "secret.proof.sig".parse().expect("header"));
         headers.insert(
             "cookie",
@@ -114,7 +121,7 @@ mod tests {
                 .parse()
                 .expect("header"),
         );
-        let body = br#"{"challenge_token":"secret-challenge","password":"secret-pw","identifier":"ada@example.com"}"#;
+        let body = br#"{"challenge_token":"secret-challenge","password":"secret-pw","identifier":"ada@example.com","code":"secret-otp"}"#;
         let wire = WireRequest::capture(&headers, None, body);
         let text = serde_json::to_string(&wire).expect("json");
         assert!(!text.contains("secret"), "{text}");
