@@ -51,7 +51,7 @@ mod world;
 mod writer;
 
 pub use check::{AdapterCheck, CheckVerdict, Finding, check_adapter};
-pub use driver::{Adapter, Driver, Drivers, InProcess, serve};
+pub use driver::{Adapter, Driver, Drivers, InProcess, serve, stop_adapters};
 pub use error::{Error, ErrorKind};
 pub use expectations::ExpectedFailures;
 pub use features::{Filter, Scenario};

@@ -486,3 +486,51 @@ fn an_unwritable_report_directory_is_refused_before_anything_runs() {
     assert!(stderr.contains("cannot write reports"), "{stderr}");
     assert!(!stderr.contains("[1/"), "no scenario ran first: {stderr}");
 }
+
+#[test]
+fn ctrl_c_stops_the_run_and_the_adapters_it_started() {
+    let dir = scratch("interrupt");
+    let pid_file = dir.join("adapter.pid");
+    // The adapter runs in its own process group, so the terminal's Ctrl-C reaches only the
+    // suite, which must then stop the adapters itself.
+    let adapter = format!("echo $$ > {}; exec {}", pid_file.display(), adapter());
+    let mut run = cli()
+        .args(["--adapter", &adapter, "--report-dir"])
+        .arg(dir.join("reports"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the CLI runs");
+    let pid = (0..200)
+        .find_map(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok())
+        })
+        .expect("the adapter started");
+    let sent = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = run.wait().expect("the CLI ends");
+    assert_eq!(status.code(), Some(130));
+    let gone = (0..100).any(|_| {
+        // Gone, or a zombie waiting for a reaper: either way no longer running.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let running = state
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|s| s != "Z" && s != "X");
+        if running {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        !running
+    });
+    assert!(
+        gone,
+        "the adapter {pid} still runs after the suite was interrupted"
+    );
+}

@@ -224,6 +224,33 @@ struct BenchOut {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    tokio::select! {
+        code = run(cli) => code,
+        signal = interrupted() => {
+            // Adapters live in process groups of their own: a terminal's Ctrl-C reaches only us.
+            prelude_conformance::stop_adapters();
+            eprintln!("prelude-conformance: {signal}: stopped the adapters");
+            ExitCode::from(130)
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming it.
+async fn interrupted() -> &'static str {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(term) => term.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = terminated => "terminated",
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None => run_sdk(cli.sdk).await,
         Some(Command::Server(args)) => run_server(args).await,

@@ -45,7 +45,36 @@ const ANSWER_BYTES: usize = 1024 * 1024;
 const STRAY_CHARS: usize = 300;
 
 /// The adapter's stderr lines not taken yet (all its processes').
-type Log = Arc<Mutex<VecDeque<String>>>;
+type Log = Arc<Mutex<Kept>>;
+
+/// The last [`LOG_LINES`] lines, and how many older ones were dropped since the last take.
+#[derive(Default)]
+struct Kept {
+    lines: VecDeque<String>,
+    dropped: usize,
+}
+
+impl Kept {
+    fn push(&mut self, line: String) {
+        if self.lines.len() == LOG_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(line);
+    }
+
+    /// The lines kept, led by a note of how many earlier ones were not.
+    fn take(&mut self) -> Vec<String> {
+        let dropped = std::mem::take(&mut self.dropped);
+        let lines = std::mem::take(&mut self.lines);
+        let note = (dropped > 0).then(|| {
+            format!(
+                "[prelude-conformance] {dropped} earlier lines not kept (the last {LOG_LINES} are)"
+            )
+        });
+        note.into_iter().chain(lines).collect()
+    }
+}
 
 /// Waiters by request id; each gets the answer line, parsed or not.
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>;
@@ -146,11 +175,9 @@ fn note(log: &Log, line: String) {
 }
 
 fn push_log(log: &Log, line: String) {
-    let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-    if log.len() == LOG_LINES {
-        log.pop_front();
-    }
-    log.push_back(line);
+    log.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(line);
 }
 
 impl Driver for Adapter {
@@ -163,7 +190,10 @@ impl Driver for Adapter {
     }
 
     fn take_log(&self) -> Vec<String> {
-        std::mem::take(&mut *self.log.lock().unwrap_or_else(PoisonError::into_inner)).into()
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }
 
@@ -211,11 +241,10 @@ impl Process {
             Err(mut e) => {
                 // An adapter that dies at start says why on stderr: show it.
                 let _read = tokio::time::timeout(Duration::from_secs(1), stderr_done).await;
-                let lines =
-                    std::mem::take(&mut *log.lock().unwrap_or_else(PoisonError::into_inner));
+                let lines = log.lock().unwrap_or_else(PoisonError::into_inner).take();
                 if !lines.is_empty() {
                     e.message.push_str("; its stderr:\n");
-                    e.message.push_str(&Vec::from(lines).join("\n"));
+                    e.message.push_str(&lines.join("\n"));
                 }
                 return Err(e);
             }
@@ -371,17 +400,41 @@ impl Drop for Process {
     }
 }
 
+/// The process groups of the adapters this process started and has not killed yet.
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
 /// Kills the process group `child` leads: the `sh -c` and the adapter it started (killing `sh`
 /// alone would leave the adapter running, holding the pipes).
 pub(crate) fn kill_group(child: &mut Child) {
-    if let Some(pid) = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .and_then(rustix::process::Pid::from_raw)
-    {
-        let _gone = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    if let Some(id) = child.id().and_then(|id| i32::try_from(id).ok()) {
+        GROUPS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|g| *g != id);
+        signal_group(id);
     }
     let _gone = child.start_kill();
+}
+
+fn signal_group(id: i32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(id) {
+        let _gone = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// Kills every adapter this process started and has not stopped yet, with whatever they
+/// started. For a signal handler: adapters run in process groups of their own (so the suite
+/// can kill all an adapter started), which also keeps a terminal's Ctrl-C from reaching them.
+///
+/// ```no_run
+/// # async fn run() {
+/// tokio::signal::ctrl_c().await.ok();
+/// prelude_conformance::stop_adapters();
+/// # }
+/// ```
+pub fn stop_adapters() {
+    let groups = std::mem::take(&mut *GROUPS.lock().unwrap_or_else(PoisonError::into_inner));
+    groups.into_iter().for_each(signal_group);
 }
 
 /// A started adapter program and its three pipes.
@@ -405,6 +458,12 @@ pub(crate) fn spawn(command: &str) -> Result<Spawned, SdkError> {
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| protocol(format!("cannot start adapter `{command}`: {e}")))?;
+    if let Some(id) = child.id().and_then(|id| i32::try_from(id).ok()) {
+        GROUPS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(id);
+    }
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -537,6 +596,23 @@ fn protocol(message: impl Into<String>) -> SdkError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_log_keeps_its_last_lines_and_says_how_many_went() {
+        let mut kept = Kept::default();
+        for i in 0..LOG_LINES + 5 {
+            kept.push(i.to_string());
+        }
+        let lines = kept.take();
+        assert_eq!(lines.len(), LOG_LINES + 1);
+        assert!(
+            lines[0].contains("5 earlier lines not kept"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(lines[1], "5");
+        assert!(kept.take().is_empty());
+    }
 
     #[test]
     fn answer_lines_in_messages_never_show_tokens() {

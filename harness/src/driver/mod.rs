@@ -15,7 +15,7 @@ mod serve;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-pub use adapter::Adapter;
+pub use adapter::{Adapter, stop_adapters};
 pub(crate) use adapter::{Spawned, kill_group, spawn};
 pub use in_process::InProcess;
 pub(crate) use lines::read_line;
