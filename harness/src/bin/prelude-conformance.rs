@@ -283,7 +283,12 @@ async fn run(cli: Cli) -> ExitCode {
     })
 }
 
+/// The selected suite, after checking that a run's reports can be written (found out at the
+/// end of the run otherwise).
 fn suite(common: &Common) -> Result<Suite, String> {
+    if !common.list {
+        check_writable(&common.report_dir).map_err(|e| e.to_string())?;
+    }
     let suite = match &common.features {
         Some(dir) => Suite::load(dir),
         None => Suite::bundled(),
@@ -305,9 +310,6 @@ fn suite(common: &Common) -> Result<Suite, String> {
 
 async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
     let mut suite = suite(&args.common)?;
-    if !args.common.list {
-        check_writable(&args.common.report_dir).map_err(|e| e.to_string())?;
-    }
     let mut expected = ExpectedFailures::none();
     if let Some(path) = &args.expected_failures {
         expected = ExpectedFailures::load(path).map_err(|e| e.to_string())?;
@@ -336,9 +338,6 @@ async fn run_sdk(args: SdkArgs) -> Result<ExitCode, String> {
 
 async fn run_server(args: ServerArgs) -> Result<ExitCode, String> {
     let suite = suite(&args.common)?;
-    if !args.common.list {
-        check_writable(&args.common.report_dir).map_err(|e| e.to_string())?;
-    }
     if args.common.list {
         let plan: Vec<(&Scenario, Option<String>)> =
             suite.plan_server().into_iter().map(|s| (s, None)).collect();

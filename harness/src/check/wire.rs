@@ -7,17 +7,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin};
+use tokio::process::ChildStdin;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 use super::{ANSWER_TIMEOUT, CheckVerdict};
-use crate::driver::{Spawned, kill_group, read_line, spawn};
+use crate::driver::lines::{ANSWER_BYTES, Kept, LOG_LINE_BYTES, read_line};
+use crate::driver::{AdapterChild, Spawned, spawn};
 use crate::protocol::{MAIN_CLIENT, Op, Response, SdkError, SdkErrorKind, line_id};
 
 /// The adapter process and what it has written.
 pub(super) struct Wire {
-    child: Child,
+    child: AdapterChild,
     stdin: Option<ChildStdin>,
     lines: mpsc::UnboundedReceiver<String>,
     stderr: tokio::task::JoinHandle<Vec<String>>,
@@ -29,12 +30,6 @@ pub(super) struct Wire {
     answered: Vec<u64>,
     stray: Vec<String>,
     mismatched: Vec<String>,
-}
-
-impl Drop for Wire {
-    fn drop(&mut self) {
-        kill_group(&mut self.child);
-    }
 }
 
 impl Wire {
@@ -49,7 +44,7 @@ impl Wire {
         // Read as the suite reads an adapter: capped, lossy, printable lines.
         tokio::spawn(async move {
             let mut reader = BufReader::new(stdout);
-            while let Ok(Some(line)) = read_line(&mut reader, 1024 * 1024).await {
+            while let Ok(Some(line)) = read_line(&mut reader, ANSWER_BYTES).await {
                 let line = if line.cut == 0 {
                     line.text
                 } else {
@@ -61,15 +56,12 @@ impl Wire {
             }
         });
         let stderr = tokio::spawn(async move {
-            let mut kept = std::collections::VecDeque::new();
+            let mut kept = Kept::default();
             let mut reader = BufReader::new(stderr);
-            while let Ok(Some(line)) = read_line(&mut reader, 4096).await {
-                if kept.len() == 200 {
-                    kept.pop_front();
-                }
-                kept.push_back(line.shown());
+            while let Ok(Some(line)) = read_line(&mut reader, LOG_LINE_BYTES).await {
+                kept.push(line.shown());
             }
-            Vec::from(kept)
+            kept.take()
         });
         Ok(Self {
             child,
@@ -226,11 +218,11 @@ impl Wire {
         while let Ok(Some(line)) = timeout(Duration::from_secs(2), self.lines.recv()).await {
             self.read(line);
         }
-        if timeout(Duration::from_secs(2), self.child.wait())
+        if timeout(Duration::from_secs(2), self.child.0.wait())
             .await
             .is_err()
         {
-            let _killed = self.child.kill().await;
+            self.child.kill();
         }
         timeout(Duration::from_secs(1), &mut self.stderr)
             .await

@@ -9,7 +9,7 @@
 //! scenario (its log says so), and what it prints is read in capped, printable lines
 //! ([`super::lines`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,7 +23,7 @@ use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Driver;
-use super::lines::{self, printable, truncated};
+use super::lines::{self, ANSWER_BYTES, Kept, LOG_LINE_BYTES, printable, truncated};
 use crate::protocol::{
     Hello, MAIN_CLIENT, Op, PROTOCOL_VERSION, Request, Response, SdkError, SdkErrorKind, line_id,
 };
@@ -31,50 +31,11 @@ use crate::protocol::{
 /// How long one operation may take before the adapter is considered hung.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Lines of an adapter's stderr kept between two [`Driver::take_log`] calls.
-const LOG_LINES: usize = 200;
-
-/// Bytes of one stderr line kept (the rest is counted, not kept): with [`LOG_LINES`], what a
-/// scenario's report can hold of an adapter's log.
-const LOG_LINE_BYTES: usize = 4 * 1024;
-
-/// Bytes of one stdout line read as an answer; a longer line is reported, not parsed.
-const ANSWER_BYTES: usize = 1024 * 1024;
-
 /// Characters of a stray stdout line (not an answer) shown on the console.
 const STRAY_CHARS: usize = 300;
 
 /// The adapter's stderr lines not taken yet (all its processes').
 type Log = Arc<Mutex<Kept>>;
-
-/// The last [`LOG_LINES`] lines, and how many older ones were dropped since the last take.
-#[derive(Default)]
-struct Kept {
-    lines: VecDeque<String>,
-    dropped: usize,
-}
-
-impl Kept {
-    fn push(&mut self, line: String) {
-        if self.lines.len() == LOG_LINES {
-            self.lines.pop_front();
-            self.dropped += 1;
-        }
-        self.lines.push_back(line);
-    }
-
-    /// The lines kept, led by a note of how many earlier ones were not.
-    fn take(&mut self) -> Vec<String> {
-        let dropped = std::mem::take(&mut self.dropped);
-        let lines = std::mem::take(&mut self.lines);
-        let note = (dropped > 0).then(|| {
-            format!(
-                "[prelude-conformance] {dropped} earlier lines not kept (the last {LOG_LINES} are)"
-            )
-        });
-        note.into_iter().chain(lines).collect()
-    }
-}
 
 /// Waiters by request id; each gets the answer line, parsed or not.
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Answer>>>>;
@@ -199,7 +160,7 @@ impl Driver for Adapter {
 
 /// One running adapter program.
 struct Process {
-    child: Mutex<Child>,
+    child: Mutex<AdapterChild>,
     /// Request lines for the writer task (`write_requests`).
     stdin: mpsc::UnboundedSender<(String, oneshot::Sender<std::io::Result<()>>)>,
     pending: Pending,
@@ -278,7 +239,10 @@ impl Process {
         if self.alive.swap(false, Ordering::SeqCst) {
             note(&self.log, format!("killed the adapter: {why}"));
         }
-        kill_group(&mut self.child.lock().unwrap_or_else(PoisonError::into_inner));
+        self.child
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .kill();
         self.pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -291,6 +255,7 @@ impl Process {
             .child
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .0
             .try_wait()
         {
             Ok(Some(status)) => status.to_string(),
@@ -394,26 +359,42 @@ impl Process {
     }
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        kill_group(self.child.get_mut().unwrap_or_else(PoisonError::into_inner));
-    }
-}
-
 /// The process groups of the adapters this process started and has not killed yet.
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
-/// Kills the process group `child` leads: the `sh -c` and the adapter it started (killing `sh`
-/// alone would leave the adapter running, holding the pipes).
-pub(crate) fn kill_group(child: &mut Child) {
-    if let Some(id) = child.id().and_then(|id| i32::try_from(id).ok()) {
-        GROUPS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|g| *g != id);
-        signal_group(id);
+/// An adapter's `sh -c`, leading a process group of its own; killing it (or dropping it)
+/// kills the whole group, the adapter `sh` started included (killing `sh` alone would leave
+/// the adapter running, holding the pipes).
+pub(crate) struct AdapterChild(pub(crate) Child);
+
+impl AdapterChild {
+    fn new(child: Child) -> Self {
+        if let Some(id) = child.id().and_then(|id| i32::try_from(id).ok()) {
+            GROUPS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(id);
+        }
+        Self(child)
     }
-    let _gone = child.start_kill();
+
+    /// Kills the group at once (SIGKILL).
+    pub(crate) fn kill(&mut self) {
+        if let Some(id) = self.0.id().and_then(|id| i32::try_from(id).ok()) {
+            GROUPS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|g| *g != id);
+            signal_group(id);
+        }
+        let _gone = self.0.start_kill();
+    }
+}
+
+impl Drop for AdapterChild {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 fn signal_group(id: i32) {
@@ -439,7 +420,7 @@ pub fn stop_adapters() {
 
 /// A started adapter program and its three pipes.
 pub(crate) struct Spawned {
-    pub(crate) child: Child,
+    pub(crate) child: AdapterChild,
     pub(crate) stdin: ChildStdin,
     pub(crate) stdout: ChildStdout,
     pub(crate) stderr: ChildStderr,
@@ -453,24 +434,18 @@ pub(crate) fn spawn(command: &str) -> Result<Spawned, SdkError> {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // Its own process group, so killing it reaches what `sh` started ([`kill_group`]).
+        // Its own process group, so killing it reaches what `sh` started ([`AdapterChild`]).
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| protocol(format!("cannot start adapter `{command}`: {e}")))?;
-    if let Some(id) = child.id().and_then(|id| i32::try_from(id).ok()) {
-        GROUPS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(id);
-    }
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         return Err(protocol("adapter has no stdin/stdout/stderr pipes"));
     };
     Ok(Spawned {
-        child,
+        child: AdapterChild::new(child),
         stdin,
         stdout,
         stderr,
@@ -555,7 +530,7 @@ async fn read_answers(
         .clear();
 }
 
-/// Keeps the adapter's stderr lines (the last [`LOG_LINES`], each cut at [`LOG_LINE_BYTES`],
+/// Keeps the adapter's stderr lines (the last [`lines::LOG_LINES`], each cut at [`LOG_LINE_BYTES`],
 /// printable) for failure diagnostics.
 async fn keep_stderr(mut stderr: BufReader<ChildStderr>, log: Log) {
     while let Ok(Some(line)) = lines::read_line(&mut stderr, LOG_LINE_BYTES).await {
@@ -596,23 +571,6 @@ fn protocol(message: impl Into<String>) -> SdkError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_long_log_keeps_its_last_lines_and_says_how_many_went() {
-        let mut kept = Kept::default();
-        for i in 0..LOG_LINES + 5 {
-            kept.push(i.to_string());
-        }
-        let lines = kept.take();
-        assert_eq!(lines.len(), LOG_LINES + 1);
-        assert!(
-            lines[0].contains("5 earlier lines not kept"),
-            "{}",
-            lines[0]
-        );
-        assert_eq!(lines[1], "5");
-        assert!(kept.take().is_empty());
-    }
 
     #[test]
     fn answer_lines_in_messages_never_show_tokens() {

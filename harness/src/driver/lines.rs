@@ -5,7 +5,48 @@
 //!
 //! What the lines mean (answers, logs) is the adapter driver's business, not this module's.
 
+use std::collections::VecDeque;
+
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// Lines of an adapter's stderr kept between two takes ([`Kept`]).
+pub(crate) const LOG_LINES: usize = 200;
+
+/// Bytes of one stderr line kept (the rest is counted, not kept): with [`LOG_LINES`], what a
+/// scenario's report can hold of an adapter's log.
+pub(crate) const LOG_LINE_BYTES: usize = 4 * 1024;
+
+/// Bytes of one stdout line read as an answer; a longer line is reported, not parsed.
+pub(crate) const ANSWER_BYTES: usize = 1024 * 1024;
+
+/// The last [`LOG_LINES`] lines, and how many older ones were dropped since the last take.
+#[derive(Default)]
+pub(crate) struct Kept {
+    lines: VecDeque<String>,
+    dropped: usize,
+}
+
+impl Kept {
+    pub(crate) fn push(&mut self, line: String) {
+        if self.lines.len() == LOG_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(line);
+    }
+
+    /// The lines kept, led by a note of how many earlier ones were not.
+    pub(crate) fn take(&mut self) -> Vec<String> {
+        let dropped = std::mem::take(&mut self.dropped);
+        let lines = std::mem::take(&mut self.lines);
+        let note = (dropped > 0).then(|| {
+            format!(
+                "[prelude-conformance] {dropped} earlier lines not kept (the last {LOG_LINES} are)"
+            )
+        });
+        note.into_iter().chain(lines).collect()
+    }
+}
 
 /// One line as read: at most the cap's bytes of it, and how many bytes it had in all.
 pub(crate) struct Line {
@@ -126,6 +167,23 @@ mod tests {
                 ("last".to_owned(), 0)
             ]
         );
+    }
+
+    #[test]
+    fn a_long_log_keeps_its_last_lines_and_says_how_many_went() {
+        let mut kept = Kept::default();
+        for i in 0..LOG_LINES + 5 {
+            kept.push(i.to_string());
+        }
+        let lines = kept.take();
+        assert_eq!(lines.len(), LOG_LINES + 1);
+        assert!(
+            lines[0].contains("5 earlier lines not kept"),
+            "{}",
+            lines[0]
+        );
+        assert_eq!(lines[1], "5");
+        assert!(kept.take().is_empty());
     }
 
     #[test]

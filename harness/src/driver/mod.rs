@@ -8,7 +8,7 @@
 
 mod adapter;
 mod in_process;
-mod lines;
+pub(crate) mod lines;
 mod pool;
 mod serve;
 
@@ -16,9 +16,8 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 pub use adapter::{Adapter, stop_adapters};
-pub(crate) use adapter::{Spawned, kill_group, spawn};
+pub(crate) use adapter::{AdapterChild, Spawned, spawn};
 pub use in_process::InProcess;
-pub(crate) use lines::read_line;
 pub use pool::Drivers;
 pub(crate) use pool::Lease;
 pub use serve::serve;

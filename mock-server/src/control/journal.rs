@@ -166,6 +166,13 @@ struct Inner {
     stats: Stats,
 }
 
+impl Inner {
+    /// The record-order position of the oldest entry held.
+    fn oldest(&self) -> u64 {
+        self.recorded - self.entries.len() as u64
+    }
+}
+
 /// One page of the journal for a reader that follows it in record order ([`Journal::page`]).
 pub(crate) struct Page {
     pub(crate) entries: Vec<Arc<JournalEntry>>,
@@ -265,14 +272,13 @@ impl Journal {
 
     /// The record-order position of the oldest entry held (where a new reader starts).
     pub(crate) fn oldest_position(&self) -> u64 {
-        let inner = self.lock();
-        inner.recorded - inner.entries.len() as u64
+        self.lock().oldest()
     }
 
     /// Up to `limit` entries from record-order position `from` on.
     pub(crate) fn page(&self, from: u64, limit: usize) -> Page {
         let inner = self.lock();
-        let oldest = inner.recorded - inner.entries.len() as u64;
+        let oldest = inner.oldest();
         let start = from.max(oldest);
         let entries: Vec<_> = inner
             .entries
